@@ -1,0 +1,76 @@
+"""The account page with its inspector, and the list of active sessions."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+
+from .forms import ConfirmForm
+from .sessions import get_manager
+from .sessions.interface import decode
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+COOKIE_LIMIT = 4096  # bytes a browser keeps per cookie (name, value and attributes)
+SECRET_FIELDS = {"csrf_token"}
+
+
+def redact(data: dict | None) -> dict | None:
+    """A copy fit for display: the CSRF secret stays out of the page."""
+    if data is None:
+        return None
+    return {key: ("(secret, not shown)" if key in SECRET_FIELDS else value) for key, value in data.items()}
+
+
+@bp.route("")
+@login_required
+def account():
+    """User, roles, permissions, and what the browser and the server each hold for this session."""
+    manager = get_manager()
+    cookie_name = current_app.config["SESSION_COOKIE_NAME"]
+    cookie_value = request.cookies.get(cookie_name, "")
+    sid = manager.current_sid()
+    raw = manager.store.load(sid) if sid else None
+    return render_template(
+        "account/account.html",
+        backend=manager.backend,
+        store=manager.store,
+        cookie_name=cookie_name,
+        cookie_value=cookie_value,
+        cookie_size=len(cookie_name) + 1 + len(cookie_value),
+        cookie_limit=COOKIE_LIMIT,
+        session_contents=redact(dict(session)),
+        server_record=redact(decode(raw)) if raw is not None else None,
+        server_record_size=len(raw) if raw is not None else 0,
+        form=ConfirmForm(),
+    )
+
+
+@bp.route("/sessions")
+@login_required
+def sessions():
+    """Every active session of this user, with a button to end each."""
+    manager = get_manager()
+    return render_template(
+        "account/sessions.html",
+        sessions=manager.list_for_user(current_user.get_id()),
+        backend=manager.backend,
+        form=ConfirmForm(),
+    )
+
+
+@bp.route("/sessions/<handle>/revoke", methods=["POST"])
+@login_required
+def revoke(handle: str):
+    """End one session of this user; ending the current one logs out here."""
+    manager = get_manager()
+    sid = manager.current_sid()
+    if sid and manager.is_handle(sid, handle):
+        manager.end_current()
+        flash("This session has ended; you are logged out.", "info")
+        return redirect(url_for("auth.login"))
+    if manager.end(current_user.get_id(), handle):
+        flash("The session has ended.", "info")
+    else:
+        flash("No such session (it may have ended already).", "warning")
+    return redirect(url_for("account.sessions"))

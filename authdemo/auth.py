@@ -1,0 +1,69 @@
+"""Login, logout and log out everywhere (steps 1–4 of the cookie workflow)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user
+
+from .forms import LoginForm
+from .models import User
+from .sessions import get_manager
+
+bp = Blueprint("auth", __name__)
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None  # browsers read "/\\evil.example" as "//evil.example"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Check the credentials; on success rotate the session id, then store the user in it."""
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+    error = None
+    if form.validate_on_submit():
+        user = User.authenticate(form.username.data, form.password.data)
+        if user is not None:
+            # A new id before the user id goes in: a cookie obtained before login
+            # (session fixation) never becomes a logged-in one.
+            get_manager().rotate()
+            login_user(user, remember=False)
+            current_app.logger.info("login: user %s", user.id)
+            return redirect(safe_next(form.next.data) or url_for("main.index"))
+        # Same words whether the account does not exist or the password is wrong.
+        error = "Invalid username or password."
+    elif request.method == "POST":
+        error = "Please fill in both the username and the password."
+    return render_template("auth/login.html", form=form, error=error)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """End this session: the server-side record is deleted, so a copy of the cookie is useless."""
+    # CSRFProtect has already refused a POST without a valid token (400).
+    get_manager().end_current()
+    flash("You are logged out.", "info")
+    return redirect(url_for("main.index"))
+
+
+@bp.route("/logout-all", methods=["POST"])
+@login_required
+def logout_all():
+    """End every session of this user, on every device."""
+    manager = get_manager()
+    ended = manager.end_all(current_user.get_id())
+    manager.end_current()
+    flash(f"Logged out everywhere: {ended} session(s) ended.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,92 @@
+"""Command-line tools: thin click wrappers, each with a one-line --help."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from .extensions import db
+from .models import User
+from .rbac import create_user, insert_roles, seed_demo
+from .sessions import StoreUnavailable, get_manager
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+sessions_cli = AppGroup("sessions", help="Inspect and clean up sessions.")
+
+
+@click.command("init-db")
+def init_db_command():
+    """Create the tables and the default roles and permissions (idempotent)."""
+    db.create_all()
+    insert_roles()
+    click.echo("Database ready: tables, roles admin/editor/viewer and their permissions.")
+
+
+@click.command("seed-demo")
+def seed_demo_command():
+    """Create the demo users alice (admin), bob (editor) and carol (viewer)."""
+    db.create_all()
+    created = seed_demo()
+    click.echo(f"Demo users created: {', '.join(created)}." if created else "Demo users already exist.")
+
+
+@users_cli.command("create")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, help="A role to grant (repeatable); none is allowed.")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
+def users_create_command(name: str, roles: tuple[str, ...], password_stdin: bool):
+    """Create a user, reading the password from standard input (never from the command line)."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        user = create_user(name, password, list(roles))
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"User {user.username} created with roles: {', '.join(roles) or 'none'}.")
+
+
+@sessions_cli.command("list")
+@click.option("--user", "username", help="Only this user's sessions.")
+def sessions_list_command(username: str | None):
+    """List active sessions, per user, as the sessions page shows them."""
+    manager = get_manager()
+    if manager.backend == "memory":
+        click.echo("Note: the memory store lives inside the running app's process; "
+                   "this command runs in a process of its own and sees none of its sessions.")
+    query = db.select(User).order_by(User.username)
+    if username:
+        query = query.filter_by(username=username)
+    users = db.session.scalars(query).all()
+    if username and not users:
+        raise click.ClickException(f"no user named {username!r}")
+    try:
+        for user in users:
+            for info in manager.list_for_user(user.get_id()):
+                click.echo(
+                    f"{user.username:<12} {info.handle}  created {info.created:%Y-%m-%d %H:%M:%S}  "
+                    f"last seen {info.last_seen:%Y-%m-%d %H:%M:%S}  {info.ip:<15} {info.user_agent[:40]}"
+                )
+    except StoreUnavailable as error:
+        raise click.ClickException(str(error)) from None
+
+
+@sessions_cli.command("purge")
+def sessions_purge_command():
+    """Delete expired sessions from stores without their own expiry."""
+    manager = get_manager()
+    try:
+        removed = manager.purge()
+    except StoreUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    if manager.store.native_expiry:
+        click.echo(f"The {manager.store.name} store expires sessions itself; removed {removed} now.")
+    else:
+        click.echo(f"Removed {removed} expired session(s) from the {manager.store.name} store.")
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands."""
+    for command in (init_db_command, seed_demo_command, users_cli, sessions_cli):
+        app.cli.add_command(command)

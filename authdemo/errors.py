@@ -1,0 +1,88 @@
+"""Error pages (HTML) and JSON errors: a clear status and message, never a traceback."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException
+
+from .sessions.base import StoreUnavailable
+
+TITLES = {
+    400: "Bad request",
+    401: "Not logged in",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request too large",
+    500: "Something went wrong",
+    503: "Service unavailable",
+}
+
+
+def wants_json() -> bool:
+    """API clients get JSON errors; browsers get pages."""
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    """One error, as a page or as JSON {"error", "message"}."""
+    if wants_json():
+        response = jsonify(error=code, message=message)
+    else:
+        response = Response(
+            render_template(
+                "errors/error.html",
+                status=status,
+                title=TITLES.get(status, "Error"),
+                message=message,
+                # 5xx pages must not need the store or database that just failed.
+                bare=status >= 500,
+            )
+        )
+    response.status_code = status
+    if status == 503:
+        response.headers["Retry-After"] = "5"
+    return response
+
+
+def store_unavailable_response(error: StoreUnavailable) -> Response:
+    """503 naming the store that did not answer."""
+    return error_response(
+        503,
+        "store_unavailable",
+        f"The {error.store} session store is not answering, so nobody can be logged in right now. "
+        "Your session is kept by the store and will work again when it is back.",
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+
+    @app.errorhandler(StoreUnavailable)
+    def _store_unavailable(error: StoreUnavailable):
+        app.logger.warning("session store unavailable: %s", error)
+        return store_unavailable_response(error)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def _database_unavailable(error):
+        app.logger.warning("database unavailable: %s", type(error).__name__)
+        return error_response(503, "database_unavailable", "The database is not answering. Try again in a moment.")
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError):
+        return error_response(400, "csrf_failed", f"The form's CSRF token was refused ({error.description}) "
+                              "Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        return error_response(error.code or 500, (error.name or "error").lower().replace(" ", "_"),
+                              error.description or "")
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        app.logger.exception("unhandled error")
+        return error_response(500, "internal_error", "An unexpected error happened; it has been logged.")

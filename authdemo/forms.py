@@ -1,0 +1,30 @@
+"""Forms: every one carries Flask-WTF's hidden csrf_token."""
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, SelectMultipleField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
+
+
+class LoginForm(FlaskForm):
+    """Username and password; ``next`` is where to go afterwards (checked before use)."""
+
+    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    next = HiddenField()
+    submit = SubmitField("Log in")
+
+
+class ConfirmForm(FlaskForm):
+    """A button that POSTs: logout, log out everywhere, end a session."""
+
+    submit = SubmitField("Confirm")
+
+
+class UserRolesForm(FlaskForm):
+    """An admin's choice of roles for one user."""
+
+    roles = SelectMultipleField(
+        "Roles", coerce=str, option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False)
+    )
+    submit = SubmitField("Save roles")

@@ -1,0 +1,69 @@
+"""Home, the example protected page, and the health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, render_template, session
+
+from .rbac import permission_required
+from .sessions import StoreUnavailable, get_manager
+
+bp = Blueprint("main", __name__)
+
+
+@bp.app_context_processor
+def config_summary():
+    """What every page shows in its header: the auth mode and the store."""
+    settings = current_app.extensions["authdemo_settings"]
+    return {
+        "config_summary": {
+            "auth_mode": settings.auth_mode,
+            "session_backend": settings.session_backend,
+            "store_description": STORE_DESCRIPTIONS[settings.session_backend],
+            "idle_timeout": settings.session_idle_timeout,
+        }
+    }
+
+
+STORE_DESCRIPTIONS = {
+    "memory": "a dict inside this app process: fastest, lost on restart, not shared with a second process",
+    "redis": "a Redis server shared by every app process; survives its restart only with persistence on",
+    "memcached": "a Memcached server shared by every app process; keeps nothing on disk",
+    "sqlalchemy": "rows in the app's database: survives every restart, slowest to write",
+    "cookie": "the whole session in a signed cookie in your browser (~4 KB limit); "
+    "a small database record per login makes logout real",
+}
+
+
+@bp.route("/")
+def index():
+    """Who is logged in, and which auth mode and store are in use."""
+    return render_template("main/index.html")
+
+
+@bp.route("/reports")
+@permission_required("reports.view")
+def reports():
+    """An example page that needs ``reports.view``."""
+    return render_template("main/reports.html")
+
+
+@bp.route("/healthz")
+def healthz():
+    """JSON: status, auth mode, session backend, and whether its store answers (503 if not)."""
+    settings = current_app.extensions["authdemo_settings"]
+    manager = get_manager()
+    store = {"name": manager.store.name, "ok": True}
+    try:
+        manager.store.ping()
+        store.update(manager.store.stats())
+    except StoreUnavailable as error:
+        store.update(ok=False, error=str(error))
+    if getattr(session, "store_error", None) is not None:
+        store.update(ok=False, error=str(session.store_error))
+    body = {
+        "status": "ok" if store["ok"] else "unavailable",
+        "auth_mode": settings.auth_mode,
+        "session_backend": settings.session_backend,
+        "store": store,
+    }
+    return jsonify(body), 200 if store["ok"] else 503

@@ -1,0 +1,129 @@
+"""Users, roles and permissions (users *–* roles *–* permissions, plus direct grants)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask_login import AnonymousUserMixin, UserMixin
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, LargeBinary, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+user_roles = Table(
+    "user_roles",
+    db.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+)
+role_permissions = Table(
+    "role_permissions",
+    db.metadata,
+    Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+    Column("permission_id", ForeignKey("permissions.id", ondelete="CASCADE"), primary_key=True),
+)
+user_permissions = Table(
+    "user_permissions",
+    db.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("permission_id", ForeignKey("permissions.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# A real hash to compare against when the account does not exist, so a failed
+# login takes the same time whether or not the username is known.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+
+
+class Permission(db.Model):
+    """A named capability such as ``reports.view``."""
+
+    __tablename__ = "permissions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Role(db.Model):
+    """A named bundle of permissions."""
+
+    __tablename__ = "roles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    permissions: Mapped[list[Permission]] = relationship(secondary=role_permissions, order_by=Permission.name)
+
+
+class User(UserMixin, db.Model):
+    """An account; its effective permissions are its roles' plus its direct grants."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=lambda: datetime.now(timezone.utc))
+    roles: Mapped[list[Role]] = relationship(secondary=user_roles, order_by=Role.name)
+    direct_permissions: Mapped[list[Permission]] = relationship(
+        secondary=user_permissions, order_by=Permission.name
+    )
+
+    def set_password(self, password: str) -> None:
+        """Store a salted scrypt hash, never the password."""
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        """Whether the password matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def permission_names(self) -> set[str]:
+        """Effective permissions: from every role, plus those granted directly."""
+        names = {p.name for p in self.direct_permissions}
+        for role in self.roles:
+            names.update(p.name for p in role.permissions)
+        return names
+
+    def can(self, permission: str) -> bool:
+        """Whether the user holds the permission."""
+        return permission in self.permission_names
+
+    @classmethod
+    def authenticate(cls, username: str, password: str) -> User | None:
+        """The user if the credentials match; equal work whether or not the name exists."""
+        user = db.session.execute(db.select(cls).filter_by(username=username)).scalar_one_or_none()
+        if user is None:
+            check_password_hash(_DUMMY_HASH, password)
+            return None
+        return user if user.check_password(password) else None
+
+    @classmethod
+    def load(cls, user_id: int) -> User | None:
+        """Load a user with roles and permissions in a fixed number of queries."""
+        query = db.select(cls).where(cls.id == user_id).options(
+            selectinload(cls.roles).selectinload(Role.permissions),
+            selectinload(cls.direct_permissions),
+        )
+        return db.session.execute(query).scalar_one_or_none()
+
+
+class AnonymousUser(AnonymousUserMixin):
+    """The visitor who is not logged in: holds no permission."""
+
+    permission_names: set[str] = set()
+
+    def can(self, permission: str) -> bool:
+        """Anonymous visitors hold no permission."""
+        return False
+
+
+class SessionRecord(db.Model):
+    """One server-side session: the sqlalchemy store's rows, and the cookie store's records.
+
+    ``user_id`` is an indexed column (as in Django) so "every session of a
+    user" is one query rather than a scan of decoded blobs.
+    """
+
+    __tablename__ = "sessions"
+    sid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[int] = mapped_column(Integer, index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)

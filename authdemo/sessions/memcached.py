@@ -1,0 +1,122 @@
+"""Memcached store: shared and fast, but keeps nothing on disk.
+
+A Memcached restart loses every session, and under memory pressure it may
+evict sessions (and the per-user index) before they expire.
+"""
+
+from __future__ import annotations
+
+import socket
+from contextlib import contextmanager
+from typing import Iterable
+
+from pymemcache.client.base import PooledClient
+from pymemcache.client.hash import HashClient
+from pymemcache.exceptions import MemcacheError
+
+from .base import SessionStore, StoreUnavailable
+
+SESSION_KEY = "authdemo:session:{}"
+USER_KEY = "authdemo:user-sessions:{}"
+CAS_ATTEMPTS = 8
+
+
+class MemcachedSessionStore(SessionStore):
+    """Each session is an item with an expiry; each user's ids are one item updated with CAS."""
+
+    name = "memcached"
+    native_expiry = True
+
+    def __init__(self, servers: tuple[tuple[str, int], ...], timeout: float, index_ttl: int):
+        self.index_ttl = index_ttl
+        # no_delay=True turns off Nagle's algorithm. pymemcache leaves it on, and
+        # a get followed by a set then waits for delayed ACKs: ~44 ms per request.
+        options = dict(connect_timeout=timeout, timeout=timeout, no_delay=True)
+        if len(servers) == 1:
+            self.client = PooledClient(servers[0], max_pool_size=32, **options)
+        else:
+            self.client = HashClient(
+                list(servers), use_pooling=True, retry_attempts=1, dead_timeout=1, **options
+            )
+
+    @contextmanager
+    def _answering(self):
+        try:
+            yield
+        except (MemcacheError, OSError, socket.timeout) as exc:
+            raise StoreUnavailable(self.name, type(exc).__name__) from exc
+
+    def load(self, sid: str) -> bytes | None:
+        """get."""
+        with self._answering():
+            return self.client.get(SESSION_KEY.format(sid))
+
+    def load_many(self, sids: Iterable[str]) -> dict[str, bytes]:
+        """get_many."""
+        keys = {SESSION_KEY.format(sid): sid for sid in sids}
+        if not keys:
+            return {}
+        with self._answering():
+            found = self.client.get_many(list(keys))
+        return {keys[key]: value for key, value in found.items()}
+
+    def save(self, sid: str, data: bytes, ttl: int, user_id: str | None, *, must_exist: bool = False) -> bool:
+        """set (replace to update only), then make sure the user's index item lists the id."""
+        key = SESSION_KEY.format(sid)
+        with self._answering():
+            if must_exist:
+                stored = self.client.replace(key, data, expire=ttl, noreply=False)
+            else:
+                stored = self.client.set(key, data, expire=ttl, noreply=False)
+            if stored and user_id is not None:
+                self._update_index(user_id, add=sid)
+            return bool(stored)
+
+    def delete(self, sid: str, user_id: str | None) -> None:
+        """delete, and drop the id from the user's index item."""
+        with self._answering():
+            self.client.delete(SESSION_KEY.format(sid), noreply=False)
+            if user_id is not None:
+                self._update_index(user_id, remove=sid)
+
+    def user_sids(self, user_id: str) -> set[str]:
+        """The ids in the user's index item."""
+        with self._answering():
+            value = self.client.get(USER_KEY.format(user_id))
+        return set(value.decode().split()) if value else set()
+
+    def ping(self) -> None:
+        """version."""
+        with self._answering():
+            self.client.version()
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.client.close()
+
+    def _update_index(self, user_id: str, add: str = "", remove: str = "") -> None:
+        """Read-modify-write the index item with CAS so concurrent logins are not lost.
+
+        The item lives as long as a session saved now would, so it never
+        outlasts the sessions it lists by more than one idle timeout.
+        """
+        key = USER_KEY.format(user_id)
+        for _ in range(CAS_ATTEMPTS):
+            value, token = self.client.gets(key)
+            sids = set(value.decode().split()) if value else set()
+            if add and add in sids:
+                self.client.touch(key, self.index_ttl, noreply=False)
+                return
+            if remove and remove not in sids:
+                return
+            if add:
+                sids.add(add)
+            else:
+                sids.discard(remove)
+            data = " ".join(sorted(sids)).encode()
+            if value is None:
+                stored = self.client.add(key, data, expire=self.index_ttl, noreply=False)
+            else:
+                stored = self.client.cas(key, data, token, expire=self.index_ttl, noreply=False)
+            if stored:
+                return

@@ -1,0 +1,110 @@
+"""Database store: the app's own database (SQLite by default, PostgreSQL in production).
+
+Persistent across every restart, and the slowest of the server-side stores:
+a session write is a committed transaction. A database has no TTL, so
+expired rows stay until ``flask sessions purge`` removes them (loads ignore
+them meanwhile).
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Iterable
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from ..models import SessionRecord
+from .base import SessionStore, StoreUnavailable
+
+table = SessionRecord.__table__
+
+
+class SqlAlchemySessionStore(SessionStore):
+    """One row per session in the ``sessions`` table, with an indexed ``user_id``."""
+
+    name = "sqlalchemy"
+    native_expiry = False
+
+    def __init__(self, engine: Engine):
+        # Core statements on the engine, not the ORM session: a session load
+        # must not share a transaction with the request's own queries.
+        self.engine = engine
+
+    @contextmanager
+    def _answering(self):
+        try:
+            yield
+        except (OperationalError, PoolTimeout) as exc:
+            raise StoreUnavailable(self.name, type(getattr(exc, "orig", exc)).__name__) from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreUnavailable(self.name, "connection lost") from exc
+            raise
+
+    def load(self, sid: str) -> bytes | None:
+        """The row's data if it has not expired."""
+        query = select(table.c.data).where(table.c.sid == sid, table.c.expires_at > int(time.time()))
+        with self._answering(), self.engine.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
+    def load_many(self, sids: Iterable[str]) -> dict[str, bytes]:
+        """Live rows among ``sids``."""
+        sids = list(sids)
+        if not sids:
+            return {}
+        query = select(table.c.sid, table.c.data).where(
+            table.c.sid.in_(sids), table.c.expires_at > int(time.time())
+        )
+        with self._answering(), self.engine.connect() as conn:
+            return {sid: data for sid, data in conn.execute(query)}
+
+    def save(self, sid: str, data: bytes, ttl: int, user_id: str | None, *, must_exist: bool = False) -> bool:
+        """UPDATE the row, or INSERT it when there is none (retrying once on a racing insert)."""
+        values = dict(data=data, expires_at=int(time.time()) + ttl, user_id=user_id)
+        with self._answering():
+            for _ in range(2):
+                with self.engine.begin() as conn:
+                    if conn.execute(update(table).where(table.c.sid == sid).values(values)).rowcount:
+                        return True
+                if must_exist:
+                    return False
+                try:
+                    with self.engine.begin() as conn:
+                        conn.execute(table.insert().values(sid=sid, **values))
+                    return True
+                except IntegrityError:
+                    continue  # another request inserted it between our UPDATE and INSERT
+            return False
+
+    def delete(self, sid: str, user_id: str | None) -> None:
+        """DELETE the row."""
+        with self._answering(), self.engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.sid == sid))
+
+    def user_sids(self, user_id: str) -> set[str]:
+        """One indexed query on ``user_id``."""
+        query = select(table.c.sid).where(table.c.user_id == user_id, table.c.expires_at > int(time.time()))
+        with self._answering(), self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def ping(self) -> None:
+        """SELECT 1."""
+        with self._answering(), self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def clear_expired(self) -> int:
+        """DELETE every expired row."""
+        with self._answering(), self.engine.begin() as conn:
+            return conn.execute(delete(table).where(table.c.expires_at <= int(time.time()))).rowcount
+
+    def stats(self) -> dict:
+        """Rows stored, live and expired-but-not-purged."""
+        now = int(time.time())
+        with self._answering(), self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(table)).scalar_one()
+            live = conn.execute(select(func.count()).where(table.c.expires_at > now)).scalar_one()
+        return {"sessions": live, "expired_not_purged": total - live}
