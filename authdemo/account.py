@@ -53,7 +53,7 @@ def sessions():
     manager = get_manager()
     return render_template(
         "account/sessions.html",
-        sessions=manager.list_for_user(current_user.get_id()),
+        sessions=manager.list_for_user(current_user.get_id(), manager.current_sid()),
         backend=manager.backend,
         form=ConfirmForm(),
     )

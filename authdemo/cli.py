@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from .extensions import db
 from .models import User
@@ -18,6 +18,7 @@ sessions_cli = AppGroup("sessions", help="Inspect and clean up sessions.")
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command():
     """Create the tables and the default roles and permissions (idempotent)."""
     db.create_all()
@@ -26,6 +27,7 @@ def init_db_command():
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command():
     """Create the demo users alice (admin), bob (editor) and carol (viewer)."""
     db.create_all()

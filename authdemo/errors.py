@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -32,6 +32,10 @@ def error_response(status: int, code: str, message: str) -> Response:
     if wants_json():
         response = jsonify(error=code, message=message)
     else:
+        if status >= 500 and "_login_user" not in g:
+            # Rendering must not retry the user lookup that may have just failed
+            # (Flask-Login's context processor would): show the page as anonymous.
+            g._login_user = current_app.login_manager.anonymous_user()
         response = Response(
             render_template(
                 "errors/error.html",

@@ -46,11 +46,10 @@ class SessionManager:
         """The store id of the session of this request."""
         return self.interface.current_sid(session._get_current_object())
 
-    def list_for_user(self, user_id: str) -> list[SessionInfo]:
-        """The user's live sessions, newest activity first; stale index entries are pruned."""
+    def list_for_user(self, user_id: str, current_sid: str | None = None) -> list[SessionInfo]:
+        """The user's live sessions, newest activity first (``current_sid`` marked); stale index entries are pruned."""
         sids = self.store.user_sids(user_id)
         found = self.store.load_many(sids)
-        current = self.current_sid()
         infos = []
         for sid in sids:
             data = decode(found[sid]) if sid in found else None
@@ -65,7 +64,7 @@ class SessionManager:
                     last_seen=_when(meta.get("last_seen")),
                     ip=meta.get("ip", ""),
                     user_agent=meta.get("ua", ""),
-                    current=sid == current,
+                    current=sid == current_sid,
                 )
             )
         return sorted(infos, key=lambda info: info.last_seen, reverse=True)

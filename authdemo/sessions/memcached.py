@@ -12,7 +12,8 @@ from typing import Iterable
 
 from pymemcache.client.base import PooledClient
 from pymemcache.client.hash import HashClient
-from pymemcache.exceptions import MemcacheError
+from pymemcache.client.retrying import RetryingClient
+from pymemcache.exceptions import MemcacheError, MemcacheUnexpectedCloseError
 
 from .base import SessionStore, StoreUnavailable
 
@@ -33,11 +34,17 @@ class MemcachedSessionStore(SessionStore):
         # a get followed by a set then waits for delayed ACKs: ~44 ms per request.
         options = dict(connect_timeout=timeout, timeout=timeout, no_delay=True)
         if len(servers) == 1:
-            self.client = PooledClient(servers[0], max_pool_size=32, **options)
+            client = PooledClient(servers[0], max_pool_size=32, **options)
         else:
-            self.client = HashClient(
-                list(servers), use_pooling=True, retry_attempts=1, dead_timeout=1, **options
-            )
+            client = HashClient(list(servers), use_pooling=True, retry_attempts=1, dead_timeout=1, **options)
+        # After a Memcached restart the pooled connections are dead: one immediate
+        # retry on a fresh connection, so only a real outage becomes a 503.
+        self.client = RetryingClient(
+            client,
+            attempts=2,
+            retry_delay=0,
+            retry_for=[MemcacheUnexpectedCloseError, ConnectionResetError, BrokenPipeError],
+        )
 
     @contextmanager
     def _answering(self):

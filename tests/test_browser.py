@@ -1,0 +1,137 @@
+"""Drive the real site with real headless Chromium (Playwright, sync API).
+
+The app is served over HTTP by werkzeug in a background thread, once with a
+server-side store (memory) and once with the signed-cookie store, so the
+browser's own cookie handling (HttpOnly, SameSite, redirects, CSRF forms) is
+exercised end to end.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+from werkzeug.serving import make_server
+
+from tests.conftest import PASSWORDS
+from tests.servers import require
+
+pytestmark = pytest.mark.browser
+
+# These flags matter on a closed-network machine: no GPU, no QUIC, no background
+# fetches (component updates, sync, first-run), which would otherwise hang or warn.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 5_000  # everything is local; waiting 30 s (the default) only hides hangs
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium for the module (each test gets its own context = fresh cookie jar)."""
+    executable = require("chromium", "chromium")  # skip, or fail with AUTHDEMO_REQUIRE_SERVICES=1
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        playwright.stop()
+
+
+@pytest.fixture(params=["memory", "cookie"])
+def live_server(request, make_app):
+    """The app served over real HTTP on a free loopback port; yields its base URL."""
+    app = make_app(request.param)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="authdemo-live-server", daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+        assert not thread.is_alive(), "live server thread did not stop"
+
+
+@pytest.fixture
+def page(chromium, live_server):
+    """A page in a fresh browser context (no cookies) pointed at the live server."""
+    context = chromium.new_context(base_url=live_server)
+    try:
+        context.set_default_timeout(TIMEOUT_MS)
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _path(url: str, base: str) -> str:
+    assert url.startswith(base), url
+    return url[len(base) :]
+
+
+def test_login_redirect_cookie_flags_and_logout(page, live_server):
+    context = page.context
+
+    # Logged out: the protected page sends us to the login form, remembering where we were going.
+    page.goto("/reports")
+    assert re.fullmatch(r"/login\?next=(%2F|/)reports", _path(page.url, live_server)), page.url
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+
+    page.fill("#username", "alice")
+    page.fill("#password", PASSWORDS["alice"])
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
+
+    # Back where we wanted to go, logged in.
+    assert _path(page.url, live_server) == "/reports"
+    expect(page.get_by_role("heading", name="Reports", exact=True)).to_be_visible()
+    expect(page.locator("header .who .user")).to_have_text("alice")
+
+    # The session cookie as the browser stored it: HttpOnly and SameSite=Lax ...
+    cookies = {cookie["name"]: cookie for cookie in context.cookies()}
+    assert "authdemo_session" in cookies, sorted(cookies)
+    session_cookie = cookies["authdemo_session"]
+    assert session_cookie["httpOnly"] is True
+    assert session_cookie["sameSite"] == "Lax"
+    # ... so page scripts cannot read it.
+    assert "authdemo_session" not in page.evaluate("document.cookie")
+
+    # The header's log-out button (a POST form with a CSRF token).
+    with page.expect_navigation():
+        page.locator("header").get_by_role("button", name="Log out").click()
+    assert _path(page.url, live_server) == "/"
+    expect(page.get_by_role("heading", name="Nobody is logged in")).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text("You are logged out.")
+
+    # The session is really over: a protected page sends us to the login form again.
+    page.goto("/account")
+    assert re.fullmatch(r"/login\?next=(%2F|/)account", _path(page.url, live_server)), page.url
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+
+
+def test_wrong_password_stays_on_login(page, live_server):
+    page.goto("/login")
+    page.fill("#username", "alice")
+    page.fill("#password", "not-alice-password")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
+
+    assert _path(page.url, live_server) == "/login"
+    expect(page.get_by_role("alert")).to_have_text("Invalid username or password.")
+    expect(page.locator("header .who .user")).to_have_count(0)
+    expect(page.locator("header .who").get_by_role("link", name="Log in")).to_be_visible()
