@@ -55,8 +55,10 @@ def sessions_list_command(username: str | None):
     """List active sessions, per user, as the sessions page shows them."""
     manager = get_manager()
     if manager.backend == "memory":
-        click.echo("Note: the memory store lives inside the running app's process; "
-                   "this command runs in a process of its own and sees none of its sessions.")
+        click.echo(
+            "Note: the memory store lives inside the running app's process; "
+            "this command runs in a process of its own and sees none of its sessions."
+        )
     query = db.select(User).order_by(User.username)
     if username:
         query = query.filter_by(username=username)

@@ -78,13 +78,17 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
-        return error_response(400, "csrf_failed", f"The form's CSRF token was refused ({error.description}) "
-                              "Reload the page and try again.")
+        return error_response(
+            400,
+            "csrf_failed",
+            f"The form's CSRF token was refused ({error.description}) Reload the page and try again.",
+        )
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
-        return error_response(error.code or 500, (error.name or "error").lower().replace(" ", "_"),
-                              error.description or "")
+        return error_response(
+            error.code or 500, (error.name or "error").lower().replace(" ", "_"), error.description or ""
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

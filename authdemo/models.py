@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask_login import AnonymousUserMixin, UserMixin
 from sqlalchemy import Column, DateTime, ForeignKey, Integer, LargeBinary, String, Table
@@ -60,11 +60,9 @@ class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=lambda: datetime.now(timezone.utc))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=lambda: datetime.now(UTC))
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, order_by=Role.name)
-    direct_permissions: Mapped[list[Permission]] = relationship(
-        secondary=user_permissions, order_by=Permission.name
-    )
+    direct_permissions: Mapped[list[Permission]] = relationship(secondary=user_permissions, order_by=Permission.name)
 
     def set_password(self, password: str) -> None:
         """Store a salted scrypt hash, never the password."""
@@ -98,9 +96,13 @@ class User(UserMixin, db.Model):
     @classmethod
     def load(cls, user_id: int) -> User | None:
         """Load a user with roles and permissions in a fixed number of queries."""
-        query = db.select(cls).where(cls.id == user_id).options(
-            selectinload(cls.roles).selectinload(Role.permissions),
-            selectinload(cls.direct_permissions),
+        query = (
+            db.select(cls)
+            .where(cls.id == user_id)
+            .options(
+                selectinload(cls.roles).selectinload(Role.permissions),
+                selectinload(cls.direct_permissions),
+            )
         )
         return db.session.execute(query).scalar_one_or_none()
 

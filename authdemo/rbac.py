@@ -21,7 +21,11 @@ ROLES = {
     "editor": ["reports.view", "tasks.read", "tasks.write"],
     "viewer": ["reports.view", "tasks.read"],
 }
-DEMO_USERS = {"alice": ("admin", "alice-password"), "bob": ("editor", "bob-password"), "carol": ("viewer", "carol-password")}
+DEMO_USERS = {
+    "alice": ("admin", "alice-password"),
+    "bob": ("editor", "bob-password"),
+    "carol": ("viewer", "carol-password"),
+}
 
 
 def permission_required(permission: str):

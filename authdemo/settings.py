@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 SESSION_BACKENDS = ("memory", "redis", "memcached", "sqlalchemy", "cookie")
 AUTH_MODES = ("session", "jwt")
@@ -102,9 +102,7 @@ def _secret_key(env: Mapping[str, str], environment: str, instance_path: Path) -
     if env.get("AUTHDEMO_SECRET_KEY_FILE"):
         return _read_secret_file("AUTHDEMO_SECRET_KEY_FILE", env["AUTHDEMO_SECRET_KEY_FILE"])
     if environment == "production":
-        raise ConfigError(
-            "AUTHDEMO_SECRET_KEY or AUTHDEMO_SECRET_KEY_FILE must be set when AUTHDEMO_ENV=production"
-        )
+        raise ConfigError("AUTHDEMO_SECRET_KEY or AUTHDEMO_SECRET_KEY_FILE must be set when AUTHDEMO_ENV=production")
     path = instance_path / "secret_key"
     if not path.exists():
         instance_path.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ import pytest
 
 from authdemo import create_app
 from authdemo.extensions import db
-from authdemo.rbac import insert_roles
 from authdemo.models import User
+from authdemo.rbac import insert_roles
 from tests.servers import MemcachedServer, PostgresServer, RedisServer, require
 
 SECRET = "test-secret-key-that-is-long-enough-for-hmac"

@@ -29,8 +29,10 @@ def test_seed_demo_is_idempotent(make_app):
 def test_users_create_reads_the_password_from_stdin(make_app):
     app = make_app("memory")
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "dave", "--role", "viewer", "--role", "editor", "--password-stdin"],
-                           input="dave's secret\n")
+    result = runner.invoke(
+        args=["users", "create", "dave", "--role", "viewer", "--role", "editor", "--password-stdin"],
+        input="dave's secret\n",
+    )
     assert result.exit_code == 0, result.output
     assert "dave's secret" not in result.output
     with app.app_context():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Browser
-from tests.servers import MemcachedServer, PostgresServer, RedisServer, require
+from tests.servers import MemcachedServer, RedisServer, require
 
 
 def _logged_in_cookie(app) -> str:

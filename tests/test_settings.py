@@ -42,7 +42,11 @@ def _flask(args: list[str], env: dict[str, str], tmp_path) -> subprocess.Complet
     }
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", *args],
-        cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -74,7 +78,8 @@ def test_development_secret_is_generated_once_with_mode_0600(tmp_path):
 def test_secret_from_a_mounted_file(tmp_path):
     secret_file = tmp_path / "mounted-secret"
     secret_file.write_text("from-the-mounted-file\n")
-    settings = load_settings({"AUTHDEMO_ENV": "production", "AUTHDEMO_SECRET_KEY_FILE": str(secret_file)}, str(tmp_path))
+    env = {"AUTHDEMO_ENV": "production", "AUTHDEMO_SECRET_KEY_FILE": str(secret_file)}
+    settings = load_settings(env, str(tmp_path))
     assert settings.secret_key == "from-the-mounted-file"
     with pytest.raises(ConfigError, match="AUTHDEMO_SECRET_KEY_FILE"):
         load_settings({"AUTHDEMO_SECRET_KEY_FILE": str(tmp_path / "missing")}, str(tmp_path))

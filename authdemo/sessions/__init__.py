@@ -6,7 +6,7 @@ imports its driver lazily, so running on memory never imports redis.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Flask, request, session
 

@@ -10,7 +10,7 @@ backends do.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class StoreUnavailable(Exception):
@@ -67,5 +67,5 @@ class SessionStore(ABC):
         """Store-specific figures for /healthz (sizes, bounds, evictions)."""
         return {}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most stores hold nothing to release
         """Release connections (used by tests and app shutdown)."""

@@ -165,7 +165,10 @@ class StoreSessionInterface(TrackingMixin, ServerSideSessionInterface):
             self._stamp(session)
             existing = session.sid == session.cookie_sid
             saved = self.store.save(
-                session.sid, encode(dict(session)), self.idle_timeout, dict.get(session, USER_KEY),
+                session.sid,
+                encode(dict(session)),
+                self.idle_timeout,
+                dict.get(session, USER_KEY),
                 must_exist=existing,
             )
         except StoreUnavailable as error:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask, current_app, session
 from flask_login import logout_user
@@ -31,7 +31,7 @@ def public_handle(sid: str) -> str:
 
 
 def _when(timestamp: int | None) -> datetime:
-    return datetime.fromtimestamp(timestamp or 0, tz=timezone.utc)
+    return datetime.fromtimestamp(timestamp or 0, tz=UTC)
 
 
 class SessionManager:

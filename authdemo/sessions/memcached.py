@@ -6,9 +6,8 @@ evict sessions (and the per-user index) before they expire.
 
 from __future__ import annotations
 
-import socket
+from collections.abc import Iterable
 from contextlib import contextmanager
-from typing import Iterable
 
 from pymemcache.client.base import PooledClient
 from pymemcache.client.hash import HashClient
@@ -50,7 +49,7 @@ class MemcachedSessionStore(SessionStore):
     def _answering(self):
         try:
             yield
-        except (MemcacheError, OSError, socket.timeout) as exc:
+        except (TimeoutError, MemcacheError, OSError) as exc:
             raise StoreUnavailable(self.name, type(exc).__name__) from exc
 
     def load(self, sid: str) -> bytes | None:

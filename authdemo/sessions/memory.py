@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Iterable
+from collections.abc import Iterable
 
 from .base import SessionStore
 
@@ -49,11 +49,7 @@ class MemorySessionStore(SessionStore):
         """Live sessions among ``sids``, without changing LRU order."""
         now = time.time()
         with self._lock:
-            return {
-                sid: entry[1]
-                for sid in sids
-                if (entry := self._entries.get(sid)) is not None and entry[0] > now
-            }
+            return {sid: entry[1] for sid in sids if (entry := self._entries.get(sid)) is not None and entry[0] > now}
 
     def save(self, sid: str, data: bytes, ttl: int, user_id: str | None, *, must_exist: bool = False) -> bool:
         """Store the session, evicting to stay within the bound."""

@@ -6,8 +6,8 @@ Whether they survive a Redis restart depends on Redis's own persistence
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import contextmanager
-from typing import Iterable
 
 import redis
 from redis.backoff import NoBackoff
@@ -56,7 +56,7 @@ class RedisSessionStore(SessionStore):
             return {}
         with self._answering():
             values = self.client.mget([SESSION_KEY.format(sid) for sid in sids])
-        return {sid: value for sid, value in zip(sids, values) if value is not None}
+        return {sid: value for sid, value in zip(sids, values, strict=True) if value is not None}
 
     def save(self, sid: str, data: bytes, ttl: int, user_id: str | None, *, must_exist: bool = False) -> bool:
         """SET with EX (XX to update only), and index the id, in one round trip."""

@@ -9,8 +9,8 @@ them meanwhile).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from contextlib import contextmanager
-from typing import Iterable
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
@@ -56,9 +56,7 @@ class SqlAlchemySessionStore(SessionStore):
         sids = list(sids)
         if not sids:
             return {}
-        query = select(table.c.sid, table.c.data).where(
-            table.c.sid.in_(sids), table.c.expires_at > int(time.time())
-        )
+        query = select(table.c.sid, table.c.data).where(table.c.sid.in_(sids), table.c.expires_at > int(time.time()))
         with self._answering(), self.engine.connect() as conn:
             return {sid: data for sid, data in conn.execute(query)}
 
