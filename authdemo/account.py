@@ -11,6 +11,14 @@ from .sessions.interface import decode
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
+
+@bp.after_request
+def _no_store(response):
+    """These pages show session contents: no cache may keep a copy."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 COOKIE_LIMIT = 4096  # bytes a browser keeps per cookie (name, value and attributes)
 SECRET_FIELDS = {"csrf_token"}
 

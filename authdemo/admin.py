@@ -3,47 +3,58 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from sqlalchemy.orm import selectinload
 
 from .extensions import db
-from .forms import UserRolesForm
+from .forms import UserAccessForm
 from .models import Permission, Role, User
 from .rbac import permission_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def _roles_form(user: User, roles: list[Role]) -> UserRolesForm:
-    form = UserRolesForm(prefix=f"user{user.id}")
+def _access_form(user: User, roles: list[Role], permissions: list[Permission]) -> UserAccessForm:
+    form = UserAccessForm(prefix=f"user{user.id}")
     form.roles.choices = [(role.name, role.name) for role in roles]
+    form.permissions.choices = [(p.name, p.name) for p in permissions]
     return form
+
+
+def _all_roles_and_permissions() -> tuple[list[Role], list[Permission]]:
+    roles = db.session.scalars(db.select(Role).order_by(Role.name).options(selectinload(Role.permissions))).all()
+    permissions = db.session.scalars(db.select(Permission).order_by(Permission.name)).all()
+    return list(roles), list(permissions)
 
 
 @bp.route("")
 @permission_required("admin.access")
 def index():
     """Every user with roles and effective permissions; every role with its permissions."""
-    roles = db.session.scalars(db.select(Role).order_by(Role.name)).all()
-    users = db.session.scalars(db.select(User).order_by(User.username)).all()
+    roles, permissions = _all_roles_and_permissions()
+    users = db.session.scalars(
+        db.select(User).order_by(User.username).options(selectinload(User.roles), selectinload(User.direct_permissions))
+    ).all()
     forms = {}
     for user in users:
-        form = _roles_form(user, roles)
+        form = _access_form(user, roles, permissions)
         form.roles.data = [role.name for role in user.roles]
+        form.permissions.data = [p.name for p in user.direct_permissions]
         forms[user.id] = form
-    permissions = db.session.scalars(db.select(Permission).order_by(Permission.name)).all()
     return render_template("admin/index.html", users=users, roles=roles, permissions=permissions, forms=forms)
 
 
 @bp.route("/users/<int:user_id>/roles", methods=["POST"])
 @permission_required("admin.access")
 def update_roles(user_id: int):
-    """Replace a user's roles; the change applies from the user's next request."""
+    """Replace a user's roles and direct grants; the change applies from the user's next request."""
     user = db.session.get(User, user_id) or abort(404)
-    roles = db.session.scalars(db.select(Role).order_by(Role.name)).all()
-    form = _roles_form(user, roles)
+    roles, permissions = _all_roles_and_permissions()
+    form = _access_form(user, roles, permissions)
     if not form.validate_on_submit():
-        abort(400, description="Unknown role in the form.")
-    chosen = set(form.roles.data)
-    user.roles = [role for role in roles if role.name in chosen]
+        abort(400, description="Unknown role or permission in the form.")
+    user.roles = [role for role in roles if role.name in form.roles.data]
+    user.direct_permissions = [p for p in permissions if p.name in form.permissions.data]
     db.session.commit()
-    flash(f"Roles of {user.username}: {', '.join(sorted(chosen)) or 'none'}.", "info")
+    granted = ", ".join(form.roles.data + form.permissions.data) or "nothing"
+    flash(f"{user.username} now has: {granted}.", "info")
     return redirect(url_for("admin.index"))

@@ -38,12 +38,13 @@ def seed_demo_command():
 @users_cli.command("create")
 @click.argument("name")
 @click.option("--role", "roles", multiple=True, help="A role to grant (repeatable); none is allowed.")
+@click.option("--permission", "permissions", multiple=True, help="A permission granted directly (repeatable).")
 @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
-def users_create_command(name: str, roles: tuple[str, ...], password_stdin: bool):
+def users_create_command(name: str, roles: tuple[str, ...], permissions: tuple[str, ...], password_stdin: bool):
     """Create a user, reading the password from standard input (never from the command line)."""
     password = sys.stdin.readline().rstrip("\r\n")
     try:
-        user = create_user(name, password, list(roles))
+        user = create_user(name, password, list(roles), permissions)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"User {user.username} created with roles: {', '.join(roles) or 'none'}.")

@@ -21,10 +21,13 @@ class ConfirmForm(FlaskForm):
     submit = SubmitField("Confirm")
 
 
-class UserRolesForm(FlaskForm):
-    """An admin's choice of roles for one user."""
+def _checkboxes(label: str) -> SelectMultipleField:
+    return SelectMultipleField(label, coerce=str, option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False))
 
-    roles = SelectMultipleField(
-        "Roles", coerce=str, option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False)
-    )
-    submit = SubmitField("Save roles")
+
+class UserAccessForm(FlaskForm):
+    """An admin's choice of roles, and of permissions granted directly, for one user."""
+
+    roles = _checkboxes("Roles")
+    permissions = _checkboxes("Granted directly")
+    submit = SubmitField("Save")

@@ -61,8 +61,8 @@ def insert_roles() -> None:
     db.session.commit()
 
 
-def create_user(username: str, password: str, role_names: list[str]) -> User:
-    """Add a user with the given roles (possibly none); raises ValueError for a bad name or role."""
+def create_user(username: str, password: str, role_names: list[str], permission_names: tuple[str, ...] = ()) -> User:
+    """Add a user with roles (possibly none) and direct grants; ValueError for a bad name, role or permission."""
     username = username.strip()
     if not username or len(username) > 64:
         raise ValueError("a username has 1 to 64 characters")
@@ -76,7 +76,13 @@ def create_user(username: str, password: str, role_names: list[str]) -> User:
         if role is None:
             raise ValueError(f"no role named {name!r} (run init-db for the defaults)")
         roles.append(role)
-    user = User(username=username, roles=roles)
+    permissions = []
+    for name in permission_names:
+        permission = db.session.scalar(db.select(Permission).filter_by(name=name))
+        if permission is None:
+            raise ValueError(f"no permission named {name!r}")
+        permissions.append(permission)
+    user = User(username=username, roles=roles, direct_permissions=permissions)
     user.set_password(password)
     db.session.add(user)
     db.session.commit()

@@ -122,10 +122,13 @@ def load_settings(env: Mapping[str, str], default_instance_path: str) -> Setting
     instance_path = Path(env.get("AUTHDEMO_INSTANCE_PATH") or default_instance_path).resolve()
     environment = _choice(env, "AUTHDEMO_ENV", ENVIRONMENTS, "development")
     database_url = env.get("AUTHDEMO_DATABASE_URL", "").strip() or f"sqlite:///{instance_path / 'authdemo.db'}"
+    auth_mode = _choice(env, "AUTHDEMO_AUTH_MODE", AUTH_MODES, "session")
+    if auth_mode == "jwt":
+        raise ConfigError("AUTHDEMO_AUTH_MODE=jwt is not available yet; allowed values today: session")
     return Settings(
         env=environment,
         session_backend=_choice(env, "AUTHDEMO_SESSION_BACKEND", SESSION_BACKENDS, "memory"),
-        auth_mode=_choice(env, "AUTHDEMO_AUTH_MODE", AUTH_MODES, "session"),
+        auth_mode=auth_mode,
         database_url=database_url,
         redis_url=_redis_url(env),
         memcached_servers=_memcached_servers(env),

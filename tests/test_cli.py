@@ -68,3 +68,19 @@ def test_sessions_list_shows_active_sessions(make_app):
     assert result.output.count("bob") == 1
     missing = app.test_cli_runner().invoke(args=["sessions", "list", "--user", "nobody"])
     assert missing.exit_code == 1
+
+
+def test_permission_granted_directly_without_a_role(make_app):
+    app = make_app("memory")
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "gina", "--permission", "reports.view", "--password-stdin"], input="pw\n"
+    )
+    assert result.exit_code == 0, result.output
+    browser = Browser(app)
+    browser.login("gina", "pw")
+    assert browser.client.get("/reports").status_code == 200
+    assert browser.client.get("/admin").status_code == 403
+    bad = app.test_cli_runner().invoke(
+        args=["users", "create", "hank", "--permission", "root", "--password-stdin"], input="pw\n"
+    )
+    assert bad.exit_code == 1 and "root" in bad.output

@@ -145,7 +145,7 @@ def test_role_change_applies_at_the_next_request(app, browser_for):
     carol.login("carol")
     assert carol.client.get("/reports").status_code == 200
     uid = _user_id(app, "carol")
-    form = {f"user{uid}-roles": []}  # no role at all
+    form = {f"user{uid}-roles": [], f"user{uid}-permissions": []}  # no role, no direct grant
     response = alice.client.post(
         f"/admin/users/{uid}/roles", data={**form, f"user{uid}-csrf_token": alice.csrf("/admin")}
     )
@@ -169,3 +169,16 @@ def _user_id(app, username: str) -> str:
 
     with app.app_context():
         return str(db.session.scalar(db.select(User.id).filter_by(username=username)))
+
+
+def test_admin_grants_a_permission_directly(app, browser_for):
+    alice, carol = browser_for(app), browser_for(app)
+    alice.login("alice")
+    carol.login("carol")
+    assert carol.client.get("/admin").status_code == 403
+    uid = _user_id(app, "carol")
+    form = {f"user{uid}-roles": ["viewer"], f"user{uid}-permissions": ["admin.access"]}
+    alice.client.post(f"/admin/users/{uid}/roles", data={**form, f"user{uid}-csrf_token": alice.csrf("/admin")})
+    assert carol.client.get("/admin").status_code == 200
+    bogus = {f"user{uid}-roles": ["wizard"], f"user{uid}-csrf_token": alice.csrf("/admin")}
+    assert alice.client.post(f"/admin/users/{uid}/roles", data=bogus).status_code == 400

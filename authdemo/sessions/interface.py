@@ -62,6 +62,10 @@ class TrackingMixin:
         # would be logged out between two touches.
         self.touch_interval = min(touch_interval, idle_timeout // 4)
 
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Secure when configured (production) and whenever the request came over HTTPS."""
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
     def _touch_due(self, session) -> bool:
         """Whether the store's expiry must be pushed back on this request."""
         meta = dict.get(session, META_KEY)
