@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -84,11 +84,20 @@ def init_app(app: Flask) -> None:
             f"The form's CSRF token was refused ({error.description}) Reload the page and try again.",
         )
 
+    @app.errorhandler(DataError)
+    def _bad_data(error: DataError):
+        return error_response(400, "bad_request", "The request holds a value the database cannot store.")
+
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
-        return error_response(
+        response = error_response(
             error.code or 500, (error.name or "error").lower().replace(" ", "_"), error.description or ""
         )
+        # Keep what the exception says about itself, such as Allow on a 405.
+        for name, value in error.get_headers():
+            if name.lower() not in ("content-type", "content-length"):
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

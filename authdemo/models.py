@@ -87,7 +87,9 @@ class User(UserMixin, db.Model):
     @classmethod
     def authenticate(cls, username: str, password: str) -> User | None:
         """The user if the credentials match; equal work whether or not the name exists."""
-        user = db.session.execute(db.select(cls).filter_by(username=username)).scalar_one_or_none()
+        # No stored name holds a NUL, and PostgreSQL refuses one in a query: treat it as unknown.
+        known = "\x00" not in username
+        user = db.session.execute(db.select(cls).filter_by(username=username)).scalar_one_or_none() if known else None
         if user is None:
             check_password_hash(_DUMMY_HASH, password)
             return None
