@@ -31,27 +31,19 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app.config.update(_flask_config(settings))
     app.extensions["authdemo_settings"] = settings
 
-    from . import auth, cli, errors, main, models, rbac, sessions
+    from . import account, admin, auth, cli, errors, main, models, rbac, sessions
     from .extensions import csrf, db, login_manager
 
     db.init_app(app)
     _tune_database(app)
-    sessions.init_app(app, settings)
+    sessions.init_app(app, settings)  # before CSRF: an outage must answer 503 first
     csrf.init_app(app)
     login_manager.init_app(app)
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please log in to see that page."
-    login_manager.anonymous_user = models.AnonymousUser
-    login_manager.user_loader(_load_user)
-
+    models.init_login(login_manager)
     errors.init_app(app)
     rbac.init_app(app)
-    app.register_blueprint(main.bp)
-    app.register_blueprint(auth.bp)
-    from . import account, admin
-
-    app.register_blueprint(account.bp)
-    app.register_blueprint(admin.bp)
+    for blueprint in (main.bp, auth.bp, account.bp, admin.bp):
+        app.register_blueprint(blueprint)
     cli.init_app(app)
     return app
 
@@ -109,12 +101,3 @@ def _tune_database(app: Flask) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
-
-
-def _load_user(user_id: str):
-    from .models import User
-
-    try:
-        return User.load(int(user_id))
-    except (TypeError, ValueError):
-        return None

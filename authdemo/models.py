@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask_login import AnonymousUserMixin, UserMixin
+from flask_login import AnonymousUserMixin, LoginManager, UserMixin
 from sqlalchemy import Column, DateTime, ForeignKey, Integer, LargeBinary, String, Table
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -115,6 +115,21 @@ class AnonymousUser(AnonymousUserMixin):
     def can(self, permission: str) -> bool:
         """Anonymous visitors hold no permission."""
         return False
+
+
+def init_login(login_manager: LoginManager) -> None:
+    """Tell Flask-Login how to load users and what an anonymous visitor is."""
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to see that page."
+    login_manager.anonymous_user = AnonymousUser
+    login_manager.user_loader(_load_user)
+
+
+def _load_user(user_id: str) -> User | None:
+    try:
+        return User.load(int(user_id))
+    except (TypeError, ValueError):
+        return None
 
 
 class SessionRecord(db.Model):

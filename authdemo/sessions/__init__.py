@@ -38,22 +38,26 @@ def _memcached(settings: Settings, app: Flask) -> SessionStore:
     return MemcachedSessionStore(settings.memcached_servers, settings.store_timeout, settings.session_idle_timeout)
 
 
-def _sqlalchemy(settings: Settings, app: Flask) -> SessionStore:
+def _sqlalchemy(settings: Settings, app: Flask, name: str = "sqlalchemy") -> SessionStore:
     from ..extensions import db
     from .sqlalchemy import SqlAlchemySessionStore
 
     with app.app_context():
-        return SqlAlchemySessionStore(db.engine)
+        return SqlAlchemySessionStore(db.engine, name)
 
 
-# The cookie backend keeps the session in the browser; its per-login records
-# (what makes logout real) live in the database through the sqlalchemy store.
+def _cookie_records(settings: Settings, app: Flask) -> SessionStore:
+    # The session itself is in the browser; the per-login records that make
+    # logout real live in the database, through the sqlalchemy store.
+    return _sqlalchemy(settings, app, name="cookie (login records in the database)")
+
+
 STORES: dict[str, Callable[[Settings, Flask], SessionStore]] = {
     "memory": _memory,
     "redis": _redis,
     "memcached": _memcached,
     "sqlalchemy": _sqlalchemy,
-    "cookie": _sqlalchemy,
+    "cookie": _cookie_records,
 }
 
 

@@ -29,7 +29,8 @@ class SqlAlchemySessionStore(SessionStore):
     name = "sqlalchemy"
     native_expiry = False
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, name: str = "sqlalchemy"):
+        self.name = name
         # Core statements on the engine, not the ORM session: a session load
         # must not share a transaction with the request's own queries.
         self.engine = engine
