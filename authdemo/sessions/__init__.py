@@ -27,15 +27,18 @@ def _memory(settings: Settings, app: Flask) -> SessionStore:
 
 
 def _redis(settings: Settings, app: Flask) -> SessionStore:
+    from ..clients import redis_client
     from .redis import RedisSessionStore
 
-    return RedisSessionStore(settings.redis_url, settings.store_timeout)
+    return RedisSessionStore(redis_client(settings.redis_url, settings.store_timeout))
 
 
 def _memcached(settings: Settings, app: Flask) -> SessionStore:
+    from ..clients import memcached_client
     from .memcached import MemcachedSessionStore
 
-    return MemcachedSessionStore(settings.memcached_servers, settings.store_timeout, settings.session_idle_timeout)
+    client = memcached_client(settings.memcached_servers, settings.store_timeout)
+    return MemcachedSessionStore(client, index_ttl=settings.session_idle_timeout)
 
 
 def _sqlalchemy(settings: Settings, app: Flask, name: str = "sqlalchemy") -> SessionStore:

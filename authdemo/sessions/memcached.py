@@ -9,10 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import contextmanager
 
-from pymemcache.client.base import PooledClient
-from pymemcache.client.hash import HashClient
-from pymemcache.client.retrying import RetryingClient
-from pymemcache.exceptions import MemcacheError, MemcacheUnexpectedCloseError
+from pymemcache.exceptions import MemcacheError
 
 from .base import SessionStore, StoreUnavailable
 
@@ -27,23 +24,9 @@ class MemcachedSessionStore(SessionStore):
     name = "memcached"
     native_expiry = True
 
-    def __init__(self, servers: tuple[tuple[str, int], ...], timeout: float, index_ttl: int):
+    def __init__(self, client, index_ttl: int):
+        self.client = client
         self.index_ttl = index_ttl
-        # no_delay=True turns off Nagle's algorithm. pymemcache leaves it on, and
-        # a get followed by a set then waits for delayed ACKs: ~44 ms per request.
-        options = dict(connect_timeout=timeout, timeout=timeout, no_delay=True)
-        if len(servers) == 1:
-            client = PooledClient(servers[0], max_pool_size=32, **options)
-        else:
-            client = HashClient(list(servers), use_pooling=True, retry_attempts=1, dead_timeout=1, **options)
-        # After a Memcached restart the pooled connections are dead: one immediate
-        # retry on a fresh connection, so only a real outage becomes a 503.
-        self.client = RetryingClient(
-            client,
-            attempts=2,
-            retry_delay=0,
-            retry_for=[MemcacheUnexpectedCloseError, ConnectionResetError, BrokenPipeError],
-        )
 
     @contextmanager
     def _answering(self):

@@ -10,8 +10,6 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from .base import SessionStore, StoreUnavailable
 
@@ -25,17 +23,8 @@ class RedisSessionStore(SessionStore):
     name = "redis"
     native_expiry = True
 
-    def __init__(self, url: str, timeout: float):
-        # Short timeouts and a single immediate retry: a dead pooled connection
-        # after a Redis restart is replaced at once, while an outage becomes a
-        # quick 503 instead of requests piling up behind back-off sleeps.
-        self.client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1),
-            health_check_interval=30,
-        )
+    def __init__(self, client: redis.Redis):
+        self.client = client
 
     @contextmanager
     def _answering(self):
