@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+import time
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
 from .forms import ConfirmForm
 from .sessions import get_manager
 from .sessions.interface import decode
+from .tokens import get_service
+from .tokens.browser import ACCESS_COOKIE
+from .tokens.tamper import TAMPERS, tamper
+from .tokens.verify import InvalidToken, unverified_parts
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -34,6 +40,8 @@ def redact(data: dict | None) -> dict | None:
 @login_required
 def account():
     """User, roles, permissions, and what the browser and the server each hold for this session."""
+    if current_app.extensions["authdemo_settings"].auth_mode == "jwt":
+        return _token_account()
     manager = get_manager()
     cookie_name = current_app.config["SESSION_COOKIE_NAME"]
     cookie_value = request.cookies.get(cookie_name, "")
@@ -82,3 +90,49 @@ def revoke(handle: str):
     else:
         flash("No such session (it may have ended already).", "warning")
     return redirect(url_for("account.sessions"))
+
+
+def _current_access_token() -> str:
+    pair = g.get("new_pair")
+    return pair.access_token if pair is not None else request.cookies.get(ACCESS_COOKIE, "")
+
+
+def _token_account(tampered: str | None = None, tamper_choice: str | None = None, verdict: str | None = None):
+    """JWT mode: the access token decoded (header, payload, signature), its expiry, and the tamper demo."""
+    token = _current_access_token()
+    header, payload = unverified_parts(token)
+    parts = token.split(".")
+    return render_template(
+        "account/tokens.html",
+        token=token,
+        parts=parts,
+        header=header,
+        payload=payload,
+        token_size=len(ACCESS_COOKIE) + 1 + len(token),
+        cookie_limit=COOKIE_LIMIT,
+        seconds_left=max(0, payload["exp"] - int(time.time())),
+        algorithm=get_service().keys.algorithm,
+        tampers={key: label for key, (label, _) in TAMPERS.items()},
+        tampered=tampered,
+        tamper_choice=tamper_choice,
+        verdict=verdict,
+        form=ConfirmForm(),
+    )
+
+
+@bp.route("/tamper", methods=["POST"])
+@login_required
+def tamper_token():
+    """Change this browser's token as an attacker would and show how the server answers."""
+    if current_app.extensions["authdemo_settings"].auth_mode != "jwt":
+        abort(404)
+    choice = request.form.get("change", "")
+    if choice not in TAMPERS:
+        abort(400, description="Choose one of the listed changes.")
+    tampered = tamper(_current_access_token(), choice)
+    try:
+        get_service().verify(tampered, "access")
+        verdict = "ACCEPTED — this would be a vulnerability."
+    except InvalidToken as error:
+        verdict = f"Refused with 401: {error.reason}."
+    return _token_account(tampered, choice, verdict)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 
 from .forms import LoginForm
 from .models import User
@@ -36,10 +36,9 @@ def login():
     if form.validate_on_submit():
         user = User.authenticate(form.username.data, form.password.data)
         if user is not None:
-            # A new id before the user id goes in: a cookie obtained before login
-            # (session fixation) never becomes a logged-in one.
-            get_manager().rotate()
-            login_user(user, remember=False)
+            # Session mode: a new session id, then the user id in it (no fixation).
+            # JWT mode: a new token family, its pair in HttpOnly cookies.
+            get_manager().log_in(user)
             current_app.logger.info("login: user %s", user.id)
             return redirect(safe_next(form.next.data) or url_for("main.index"))
         # Same words whether the account does not exist or the password is wrong.

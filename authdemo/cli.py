@@ -12,6 +12,7 @@ from .extensions import db
 from .models import User
 from .rbac import create_user, insert_roles, seed_demo
 from .sessions import StoreUnavailable, get_manager
+from .tokens import get_service
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 sessions_cli = AppGroup("sessions", help="Inspect and clean up sessions.")
@@ -79,16 +80,17 @@ def sessions_list_command(username: str | None):
 
 @sessions_cli.command("purge")
 def sessions_purge_command():
-    """Delete expired sessions from stores without their own expiry."""
-    manager = get_manager()
-    try:
-        removed = manager.purge()
-    except StoreUnavailable as error:
-        raise click.ClickException(str(error)) from None
-    if manager.store.native_expiry:
-        click.echo(f"The {manager.store.name} store expires sessions itself; removed {removed} now.")
-    else:
-        click.echo(f"Removed {removed} expired session(s) from the {manager.store.name} store.")
+    """Delete expired sessions, deny-list entries and token families from stores without their own expiry."""
+    stores = {id(store): store for store in (get_manager().store, get_service().store)}
+    for store in stores.values():
+        try:
+            removed = store.clear_expired()
+        except StoreUnavailable as error:
+            raise click.ClickException(str(error)) from None
+        if store.native_expiry:
+            click.echo(f"The {store.name} store expires entries itself; removed {removed} now.")
+        else:
+            click.echo(f"Removed {removed} expired entries from the {store.name} store.")
 
 
 def init_app(app: Flask) -> None:

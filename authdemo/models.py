@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_login import AnonymousUserMixin, LoginManager, UserMixin
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, LargeBinary, String, Table
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, LargeBinary, String, Table
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -144,3 +144,33 @@ class SessionRecord(db.Model):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
     user_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+
+
+# The sqlalchemy token store's tables (see tokens/store.py for what each holds).
+token_denylist = Table(
+    "token_denylist",
+    db.metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("expires_at", Integer, nullable=False, index=True),
+)
+token_families = Table(
+    "token_families",
+    db.metadata,
+    Column("family_id", String(64), primary_key=True),
+    Column("user_id", String(64), nullable=False, index=True),
+    Column("refresh_jti", String(64), nullable=False),
+    Column("access_jti", String(64), nullable=False),
+    Column("access_expires_at", Integer, nullable=False),
+    Column("expires_at", Integer, nullable=False, index=True),
+    Column("created", Integer, nullable=False),
+    Column("last_refresh", Integer, nullable=False),
+    Column("device", String(200), nullable=False, default=""),
+    Column("ip", String(64), nullable=False, default=""),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+token_versions = Table(
+    "token_versions",
+    db.metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import Flask, current_app, session
-from flask_login import logout_user
+from flask_login import login_user, logout_user
 
 from .base import SessionStore
 from .interface import META_KEY, USER_KEY, decode
@@ -88,6 +88,11 @@ class SessionManager:
         for sid in sids:
             self.store.delete(sid, user_id)
         return len(sids)
+
+    def log_in(self, user) -> None:
+        """A new session id first (no fixation), then the user id in it."""
+        self.rotate()
+        login_user(user, remember=False)
 
     def rotate(self) -> None:
         """Give this request's session a new id, deleting the old record (done at login)."""

@@ -1,0 +1,150 @@
+"""The tasks service: a separate app that trusts the token alone.
+
+    flask --app authdemo.tasks_api run --port 5001
+
+It verifies signature, expiry, token type and the ``tasks.read`` permission
+with the shared HS256 key, or with public keys fetched from
+AUTHDEMO_JWKS_URL (EdDSA/RS256: then it holds nothing that can mint
+tokens). It never opens the database.
+
+Revocation is the trade-off: with a shared Redis or Memcached token store
+(AUTHDEMO_TOKEN_STORE=redis|memcached) it checks the deny list and the
+user's token version too, one round trip per request. With the default
+token store (the app's database) it does not, and a revoked access token
+keeps working here until it expires (AUTHDEMO_JWT_ACCESS_TTL, 5 minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import urllib.request
+
+from flask import Flask, g, jsonify
+
+from .sessions.base import StoreUnavailable
+from .settings import ConfigError, load_settings
+from .tokens.bearer import bearer_token, insufficient_scope, invalid_token, register_api_errors
+from .tokens.keys import hs256_keys, keys_from_jwks
+from .tokens.verify import InvalidToken, verify
+
+JWKS_CACHE_SECONDS = 300
+JWKS_MIN_REFETCH_SECONDS = 30
+SHARED_TOKEN_STORES = ("redis", "memcached")
+
+
+class JwksKeys:
+    """Public keys from a JWKS URL, cached; an unknown kid triggers a refetch at most every 30 s."""
+
+    def __init__(self, url: str, algorithm: str, timeout: float = 2.0):
+        self.url, self.algorithm, self.timeout = url, algorithm, timeout
+        self._keys: dict[str, object] = {}
+        self._fetched_at = 0.0
+        self._lock = threading.Lock()
+
+    def get(self, kid: str | None) -> dict[str, object]:
+        """The current key set, refreshed when stale or when ``kid`` is not in it."""
+        now = time.monotonic()
+        stale = now - self._fetched_at > JWKS_CACHE_SECONDS
+        unknown = kid not in self._keys and now - self._fetched_at > JWKS_MIN_REFETCH_SECONDS
+        if stale or unknown:
+            with self._lock:
+                try:
+                    with urllib.request.urlopen(self.url, timeout=self.timeout) as answer:  # noqa: S310 - configured URL
+                        self._keys = keys_from_jwks(self.algorithm, json.load(answer))
+                    self._fetched_at = now
+                except (OSError, ValueError):
+                    if not self._keys:
+                        raise InvalidToken("the signing keys cannot be fetched right now") from None
+        return self._keys
+
+
+def create_app(test_config: dict[str, str] | None = None) -> Flask:
+    """The tasks service, configured from the same AUTHDEMO_* variables as the app."""
+    settings = load_settings({**os.environ, **(test_config or {})}, default_instance_path="instance")
+    app = Flask(__name__)
+    if settings.jwt_algorithm == "HS256":
+        static_keys = hs256_keys(settings.jwt_secret).verification_keys
+
+        def keys_for(kid):
+            return static_keys
+
+    else:
+        if not settings.jwks_url:
+            raise ConfigError(f"AUTHDEMO_JWKS_URL must be set for the tasks service with {settings.jwt_algorithm}")
+        jwks = JwksKeys(settings.jwks_url, settings.jwt_algorithm)
+        keys_for = jwks.get
+    token_store = _shared_token_store(settings)
+    register_api_errors(app)
+
+    @app.errorhandler(StoreUnavailable)
+    def _store_down(error: StoreUnavailable):
+        return jsonify(error="store_unavailable", message=str(error)), 503
+
+    @app.get("/tasks")
+    def tasks():
+        """The tasks, for a valid access token holding tasks.read."""
+        claims = _verified_claims(bearer_token(), settings, keys_for, token_store)
+        if "tasks.read" not in claims.get("permissions", []):
+            raise insufficient_scope("tasks.read")
+        g.claims = claims
+        return jsonify(
+            tasks=[{"id": 1, "title": "Rotate the JWT signing key", "done": False}],
+            served_by="tasks service",
+            user=claims["username"],
+            revocation_checked=token_store is not None,
+        )
+
+    @app.get("/healthz")
+    def healthz():
+        """What this service trusts."""
+        return jsonify(
+            status="ok",
+            algorithm=settings.jwt_algorithm,
+            keys="jwks" if settings.jwt_algorithm != "HS256" else "shared secret",
+            revocation_checked=token_store is not None,
+        )
+
+    return app
+
+
+def _shared_token_store(settings):
+    """The deny list, when it lives somewhere this service may reach (never the app's database)."""
+    if settings.token_store not in SHARED_TOKEN_STORES:
+        return None
+    from .clients import memcached_client, redis_client
+
+    if settings.token_store == "redis":
+        from .tokens.redis_store import RedisTokenStore
+
+        return RedisTokenStore(redis_client(settings.redis_url, settings.store_timeout))
+    from .tokens.memcached_store import MemcachedTokenStore
+
+    client = memcached_client(settings.memcached_servers, settings.store_timeout)
+    return MemcachedTokenStore(client, settings.jwt_refresh_ttl)
+
+
+def _verified_claims(token: str, settings, keys_for, token_store) -> dict:
+    import jwt
+
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.DecodeError:
+        raise invalid_token("the token is not a well-formed JWT") from None
+    try:
+        claims = verify(
+            token,
+            algorithm=settings.jwt_algorithm,
+            keys=keys_for(kid if isinstance(kid, str) else None),
+            expected_type="access",
+            leeway=settings.jwt_leeway,
+        )
+        if token_store is not None:
+            denied, version = token_store.check(claims["jti"], claims["sub"])
+            if denied or claims.get("ver", -1) < version:
+                raise InvalidToken("the token has been revoked")
+    except InvalidToken as error:
+        raise invalid_token(error.reason) from None
+    return claims

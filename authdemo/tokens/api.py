@@ -1,0 +1,139 @@
+"""The JSON API: tokens for API clients, with RFC 6750 errors.
+
+Tokens come only from the Authorization header (scheme name in any case),
+never from the query string, where logs and Referer headers would leak them.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from ..extensions import csrf
+from ..models import User
+from . import get_service, load_subject
+from .bearer import ApiError, bearer_token, insufficient_scope, invalid_token, register_api_errors
+from .service import TokenPair
+from .verify import InvalidToken
+
+bp = Blueprint("api", __name__)
+csrf.exempt(bp)  # bearer tokens are not sent by browsers on their own: no CSRF to defend against
+register_api_errors(bp)
+
+TASKS = [
+    {"id": 1, "title": "Rotate the JWT signing key", "done": False},
+    {"id": 2, "title": "Run sessions purge from cron", "done": True},
+    {"id": 3, "title": "Compare the stores with flask bench", "done": False},
+]
+
+
+def token_required(token_type: str = "access", permission: str | None = None):
+    """Verify the bearer token (and a permission); the claims land in ``g.claims``."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            try:
+                g.claims = get_service().verify(bearer_token(), token_type)
+            except InvalidToken as error:
+                raise invalid_token(error.reason) from None
+            if permission and permission not in g.claims.get("permissions", []):
+                raise insufficient_scope(permission)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _tokens_response(pair: TokenPair) -> Response:
+    response = jsonify(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        token_type="Bearer",
+        expires_in=pair.expires_in,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+@bp.route("/api/token", methods=["POST"])
+@bp.route("/api/token/", methods=["POST"])
+def token():
+    """Username and password for an access and a refresh token."""
+    body = request.get_json(silent=True)
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("username"), str)
+        or not isinstance(body.get("password"), str)
+    ):
+        raise ApiError(400, "invalid_request", 'Send JSON {"username": "...", "password": "..."}.')
+    user = User.authenticate(body["username"][:64], body["password"][:1024])
+    if user is None:
+        raise ApiError(401, "invalid_grant", "Invalid username or password.")
+    subject = load_subject(str(user.id))
+    pair = get_service().issue(subject, device=request.user_agent.string or "API client", ip=request.remote_addr or "")
+    return _tokens_response(pair)
+
+
+@bp.route("/api/token/refresh", methods=["POST"])
+@bp.route("/api/token/refresh/", methods=["POST"])
+def refresh():
+    """A refresh token for a new pair; the refresh token rotates."""
+    try:
+        pair = get_service().refresh(bearer_token(), load_subject)
+    except InvalidToken as error:
+        raise invalid_token(error.reason) from None
+    return _tokens_response(pair)
+
+
+@bp.route("/api/token/revoke", methods=["POST"])
+@bp.route("/api/token/revoke/", methods=["POST"])
+def revoke():
+    """Revoke the presented access or refresh token (a refresh token ends its whole login)."""
+    token = bearer_token()
+    service = get_service()
+    for token_type in ("access", "refresh"):
+        try:
+            claims = service.verify(token, token_type)
+        except InvalidToken as error:
+            last_error = error
+            continue
+        service.revoke(claims)
+        return jsonify(revoked=claims["jti"], token_type=token_type)
+    raise invalid_token(last_error.reason)
+
+
+@bp.route("/api/logout-all", methods=["POST"])
+@token_required()
+def logout_all():
+    """Every token of the user stops working."""
+    ended = get_service().logout_everywhere(g.claims["sub"])
+    return jsonify(logins_ended=ended)
+
+
+@bp.route("/api/me")
+@token_required()
+def me():
+    """Who the token says you are: read from the token, no database."""
+    claims = g.claims
+    return jsonify(
+        sub=claims["sub"], username=claims["username"], roles=claims["roles"], permissions=claims["permissions"]
+    )
+
+
+@bp.route("/api/tasks")
+@token_required(permission="tasks.read")
+def tasks():
+    """An example resource that needs tasks.read."""
+    return jsonify(tasks=TASKS)
+
+
+@bp.route("/.well-known/jwks.json")
+def jwks():
+    """The public keys (EdDSA or RS256); empty with HS256, whose key is a shared secret."""
+    response = jsonify(get_service().keys.public_jwks)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

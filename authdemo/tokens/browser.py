@@ -1,0 +1,183 @@
+"""The browser on tokens (AUTHDEMO_AUTH_MODE=jwt): HttpOnly cookies, silent refresh, the same pages.
+
+The access and refresh tokens live in HttpOnly, SameSite=Lax cookies, out
+of reach of page scripts. Forms keep their CSRF tokens, whose secret rides
+in Flask's small signed cookie (no server-side session). When the access
+token has expired, the next page view uses the refresh token to get a new
+pair; when the refresh token has expired too, the visitor is logged out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import Flask, Response, current_app, g, request
+from flask_login import UserMixin, logout_user
+
+from ..sessions.manager import SessionInfo
+from . import load_subject
+from .service import TokenPair, TokenService
+from .verify import InvalidToken
+
+ACCESS_COOKIE = "authdemo_access"
+REFRESH_COOKIE = "authdemo_refresh"
+# Pages that must answer without checking tokens (they report on the stores).
+TOKEN_FREE_ENDPOINTS = {"main.healthz", "static"}
+
+
+@dataclass
+class TokenUser(UserMixin):
+    """The logged-in user as the access token describes them: no database read per request."""
+
+    id: str
+    username: str
+    role_names: list[str]
+    permission_names: set[str]
+    claims: dict
+
+    def can(self, permission: str) -> bool:
+        """Whether the token grants the permission."""
+        return permission in self.permission_names
+
+    @classmethod
+    def from_claims(cls, claims: dict) -> TokenUser:
+        """Build the user from verified claims."""
+        return cls(claims["sub"], claims["username"], list(claims["roles"]), set(claims["permissions"]), claims)
+
+
+class BrowserTokens:
+    """The JWT-mode counterpart of SessionManager: log in, list, end one, end all, end this one."""
+
+    backend = "jwt"
+
+    def __init__(self, service: TokenService):
+        self.service = service
+        self.store = service.store
+
+    def log_in(self, user) -> None:
+        """Issue a new pair for this browser; the cookies are set on the response."""
+        subject = load_subject(str(user.id))
+        pair = self.service.issue(subject, device=request.user_agent.string or "", ip=request.remote_addr or "")
+        _use_pair(pair)
+
+    def current_sid(self) -> str | None:
+        """The family (login) of this request's token."""
+        claims = g.get("access_claims")
+        return claims.get("fam") if claims else None
+
+    @staticmethod
+    def is_handle(sid: str, handle: str) -> bool:
+        """A family id is not a credential: it is its own handle."""
+        return sid == handle
+
+    def list_for_user(self, user_id: str, current_sid: str | None = None) -> list[SessionInfo]:
+        """The user's live logins (token families), newest refresh first."""
+        families = [f for f in self.store.user_families(user_id) if not f.revoked]
+        infos = [
+            SessionInfo(
+                handle=f.family_id,
+                created=datetime.fromtimestamp(f.created, tz=UTC),
+                last_seen=datetime.fromtimestamp(f.last_refresh, tz=UTC),
+                ip=f.ip,
+                user_agent=f.device,
+                current=f.family_id == current_sid,
+            )
+            for f in families
+        ]
+        return sorted(infos, key=lambda info: info.last_seen, reverse=True)
+
+    def end(self, user_id: str, handle: str) -> bool:
+        """Revoke one of the user's logins."""
+        family = self.store.get_family(handle)
+        if family is None or family.user_id != user_id:
+            return False
+        return self.service.revoke_family(handle)
+
+    def end_all(self, user_id: str) -> int:
+        """Log out everywhere: bump the user's version, revoke every family."""
+        return self.service.logout_everywhere(user_id)
+
+    def end_current(self) -> None:
+        """Revoke this browser's tokens and drop its cookies."""
+        claims = g.get("access_claims")
+        if claims:
+            self.service.store.deny(claims["jti"], claims["exp"])
+            if isinstance(claims.get("fam"), str):
+                self.service.revoke_family(claims["fam"])
+        g.clear_token_cookies = True
+        g.access_claims = None
+        logout_user()
+
+    def purge(self) -> int:
+        """Drop expired deny-list entries and families."""
+        return self.store.clear_expired()
+
+
+def _use_pair(pair: TokenPair) -> None:
+    """This request is now authenticated by ``pair``; its cookies go out with the response."""
+    g.access_claims = pair.access_claims
+    g.new_pair = pair
+    g.pop("_login_user", None)  # let Flask-Login ask the request loader again
+
+
+def _authenticate() -> None:
+    """Before each page: the access token, or else a silent refresh, or else anonymous."""
+    g.access_claims = None
+    if request.endpoint in TOKEN_FREE_ENDPOINTS or request.path.startswith("/api/"):
+        return
+    service: TokenService = current_app.extensions["authdemo_tokens"]
+    access = request.cookies.get(ACCESS_COOKIE)
+    if access:
+        try:
+            g.access_claims = service.verify(access, "access")
+            return
+        except InvalidToken:
+            pass
+    refresh = request.cookies.get(REFRESH_COOKIE)
+    if refresh:
+        try:
+            _use_pair(service.refresh(refresh, load_subject))
+            return
+        except InvalidToken:
+            g.clear_token_cookies = True
+    elif access:
+        g.clear_token_cookies = True
+
+
+def _load_user_from_token(_request) -> TokenUser | None:
+    claims = g.get("access_claims")
+    return TokenUser.from_claims(claims) if claims else None
+
+
+def _set_cookies(response: Response) -> Response:
+    """Write the new tokens, or drop dead ones, after the page is built."""
+    secure = bool(current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+    pair: TokenPair | None = g.get("new_pair")
+    if g.get("clear_token_cookies") and pair is None:
+        response.delete_cookie(ACCESS_COOKIE, httponly=True, secure=secure, samesite="Lax")
+        response.delete_cookie(REFRESH_COOKIE, httponly=True, secure=secure, samesite="Lax")
+    elif pair is not None:
+        now = pair.access_claims["iat"]
+        for name, token, claims in (
+            (ACCESS_COOKIE, pair.access_token, pair.access_claims),
+            (REFRESH_COOKIE, pair.refresh_token, pair.refresh_claims),
+        ):
+            response.set_cookie(
+                name, token, max_age=claims["exp"] - now, httponly=True, secure=secure, samesite="Lax", path="/"
+            )
+    return response
+
+
+def init_app(app: Flask, service: TokenService) -> None:
+    """Swap the session store for token cookies; Flask's signed cookie keeps only the CSRF secret."""
+    from ..extensions import login_manager
+
+    app.config["SESSION_COOKIE_NAME"] = "authdemo_csrf"
+    app.extensions["authdemo_sessions"] = BrowserTokens(service)
+    app.before_request(_authenticate)
+    app.after_request(_set_cookies)
+    login_manager.request_loader(_load_user_from_token)
+
+
+__all__ = ["init_app", "BrowserTokens", "TokenUser", "ACCESS_COOKIE", "REFRESH_COOKIE"]

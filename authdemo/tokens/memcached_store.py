@@ -1,0 +1,154 @@
+"""Token store in Memcached: fast, but a Memcached restart (or eviction) forgets every revocation."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from pymemcache.exceptions import MemcacheError
+
+from ..sessions.base import StoreUnavailable
+from .store import Family, TokenStore
+
+DENY = "authdemo:deny:{}"
+VERSION = "authdemo:token-version:{}"
+FAMILY = "authdemo:family:{}"
+USER_FAMILIES = "authdemo:user-families:{}"
+CAS_ATTEMPTS = 8
+THIRTY_DAYS = 30 * 24 * 3600
+
+
+def _expire(expires_at: int) -> int:
+    """An expiry that outlives ``expires_at``, in the form Memcached reads.
+
+    Memcached's clock ticks once a second, so an item may expire up to a
+    second early: one more second keeps a revocation at least as long as
+    the token it refuses. Over 30 days it wants an absolute time.
+    """
+    seconds = max(1, expires_at - int(time.time())) + 1
+    return expires_at + 1 if seconds > THIRTY_DAYS else seconds
+
+
+class MemcachedTokenStore(TokenStore):
+    """Items with expiries; families and the per-user list are changed with gets/cas."""
+
+    name = "memcached"
+
+    def __init__(self, client, refresh_ttl: int):
+        self.client = client
+        self.refresh_ttl = refresh_ttl
+
+    @contextmanager
+    def _answering(self) -> Iterator[None]:
+        try:
+            yield
+        except (MemcacheError, OSError) as exc:
+            raise StoreUnavailable("memcached token", type(exc).__name__) from exc
+
+    def deny(self, jti: str, expires_at: int) -> None:
+        """set with the token's remaining lifetime."""
+        with self._answering():
+            self.client.set(DENY.format(jti), b"1", expire=_expire(expires_at), noreply=False)
+
+    def check(self, jti: str, user_id: str) -> tuple[bool, int]:
+        """One get_many."""
+        keys = [DENY.format(jti), VERSION.format(user_id)]
+        with self._answering():
+            found = self.client.get_many(keys)
+        return keys[0] in found, int(found.get(keys[1]) or 0)
+
+    def bump_version(self, user_id: str) -> int:
+        """incr, or add the first version (retrying if another process added it first)."""
+        key = VERSION.format(user_id)
+        with self._answering():
+            for _ in range(CAS_ATTEMPTS):
+                value = self.client.incr(key, 1, noreply=False)
+                if value is not None:
+                    return int(value)
+                if self.client.add(key, b"1", expire=0, noreply=False):
+                    return 1
+        raise StoreUnavailable("memcached token", "version update kept racing")
+
+    def create_family(self, family: Family) -> None:
+        """set the family, and list it under the user."""
+        with self._answering():
+            self.client.set(
+                FAMILY.format(family.family_id),
+                json.dumps(family.as_dict()).encode(),
+                expire=_expire(family.expires_at),
+                noreply=False,
+            )
+            self._update(USER_FAMILIES.format(family.user_id), lambda ids: ids | {family.family_id}, self.refresh_ttl)
+
+    def get_family(self, family_id: str) -> Family | None:
+        """get and decode."""
+        with self._answering():
+            raw = self.client.get(FAMILY.format(family_id))
+        return Family(**json.loads(raw)) if raw else None
+
+    def rotate(self, family_id: str, old_refresh_jti: str, new: Family) -> bool:
+        """gets, check, cas: a racing refresh makes our cas fail, and we report reuse."""
+        key = FAMILY.format(family_id)
+        with self._answering():
+            raw, token = self.client.gets(key)
+            if raw is None:
+                return False
+            family = json.loads(raw)
+            if family["revoked"] or family["refresh_jti"] != old_refresh_jti:
+                return False
+            return bool(
+                self.client.cas(
+                    key, json.dumps(new.as_dict()).encode(), token, expire=_expire(new.expires_at), noreply=False
+                )
+            )
+
+    def revoke_family(self, family_id: str) -> Family | None:
+        """gets/cas until the revoked flag is written."""
+        key = FAMILY.format(family_id)
+        with self._answering():
+            for _ in range(CAS_ATTEMPTS):
+                raw, token = self.client.gets(key)
+                if raw is None:
+                    return None
+                family = Family(**json.loads(raw))
+                family.revoked = True
+                data = json.dumps(family.as_dict()).encode()
+                if self.client.cas(key, data, token, expire=_expire(family.expires_at), noreply=False):
+                    return family
+        raise StoreUnavailable("memcached token", "revocation kept racing")
+
+    def user_families(self, user_id: str) -> list[Family]:
+        """The user's list, then get_many of the families; expired ones are dropped from the list."""
+        key = USER_FAMILIES.format(user_id)
+        with self._answering():
+            raw = self.client.get(key)
+            ids = set(raw.decode().split()) if raw else set()
+            found = self.client.get_many([FAMILY.format(fid) for fid in ids]) if ids else {}
+            live = {fid for fid in ids if FAMILY.format(fid) in found}
+            if live != ids:
+                self._update(key, lambda current: current & live | (current - ids), self.refresh_ttl)
+        return [Family(**json.loads(value)) for value in found.values()]
+
+    def ping(self) -> None:
+        """version."""
+        with self._answering():
+            self.client.version()
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.client.close()
+
+    def _update(self, key: str, change: Callable[[set[str]], set[str]], ttl: int) -> None:
+        """Read-modify-write a space-separated id list with CAS."""
+        for _ in range(CAS_ATTEMPTS):
+            raw, token = self.client.gets(key)
+            ids = set(raw.decode().split()) if raw else set()
+            data = " ".join(sorted(change(ids))).encode()
+            if raw is None:
+                stored = self.client.add(key, data, expire=ttl, noreply=False)
+            else:
+                stored = self.client.cas(key, data, token, expire=ttl, noreply=False)
+            if stored:
+                return

@@ -1,0 +1,177 @@
+"""Issuing, refreshing and revoking tokens: the rules, over any TokenStore.
+
+An access token (~5 min) carries the user's roles and permissions, so a
+request needs no database: only the deny-list/version check. A refresh
+token (~24 h) buys a new pair; refresh re-reads the user's roles from the
+database, so a change of roles reaches the user within one access-token
+lifetime. Every refresh rotates the refresh token; presenting an old one
+revokes the whole login (it was copied).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from .keys import KeySet
+from .store import Family, TokenStore
+from .verify import AUDIENCE, ISSUER, TYPES, InvalidToken, verify
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """What a login or a refresh hands out."""
+
+    access_token: str
+    refresh_token: str
+    access_claims: dict
+    refresh_claims: dict
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who a token is for, read from the database at login and at each refresh."""
+
+    user_id: str
+    username: str
+    roles: list[str]
+    permissions: list[str]
+
+
+class TokenService:
+    """Mints and checks tokens with one KeySet, and keeps revocation state in one TokenStore."""
+
+    def __init__(self, keys: KeySet, store: TokenStore, access_ttl: int, refresh_ttl: int, leeway: int = 10):
+        self.keys = keys
+        self.store = store
+        self.access_ttl = access_ttl
+        self.refresh_ttl = refresh_ttl
+        self.leeway = leeway
+
+    # -- minting -----------------------------------------------------------------
+
+    def _encode(self, claims: dict, token_type: str) -> str:
+        headers = {"typ": TYPES[token_type], "kid": self.keys.kid}
+        return jwt.encode(claims, self.keys.signing_key, algorithm=self.keys.algorithm, headers=headers)
+
+    def _mint(self, subject: Subject, family_id: str, version: int, refresh_expires_at: int | None) -> TokenPair:
+        now = int(time.time())
+        base = {"iss": ISSUER, "aud": AUDIENCE, "sub": subject.user_id, "iat": now, "nbf": now, "ver": version}
+        access = {
+            **base,
+            "exp": now + self.access_ttl,
+            "jti": secrets.token_urlsafe(16),
+            "typ": "access",
+            "fam": family_id,
+            "username": subject.username,
+            "roles": subject.roles,
+            "permissions": subject.permissions,
+        }
+        refresh_exp = refresh_expires_at or now + self.refresh_ttl
+        refresh = {**base, "exp": refresh_exp, "jti": secrets.token_urlsafe(16), "typ": "refresh", "fam": family_id}
+        return TokenPair(
+            self._encode(access, "access"), self._encode(refresh, "refresh"), access, refresh, self.access_ttl
+        )
+
+    def issue(self, subject: Subject, device: str = "", ip: str = "") -> TokenPair:
+        """A new login: a new family and its first pair."""
+        version = self.store.version(subject.user_id)
+        family_id = secrets.token_urlsafe(16)
+        pair = self._mint(subject, family_id, version, None)
+        now = pair.access_claims["iat"]
+        self.store.create_family(
+            Family(
+                family_id=family_id,
+                user_id=subject.user_id,
+                refresh_jti=pair.refresh_claims["jti"],
+                access_jti=pair.access_claims["jti"],
+                access_expires_at=pair.access_claims["exp"],
+                expires_at=pair.refresh_claims["exp"],
+                created=now,
+                last_refresh=now,
+                device=device[:200],
+                ip=ip[:64],
+            )
+        )
+        return pair
+
+    # -- checking ----------------------------------------------------------------
+
+    def verify(self, token: str, expected_type: str) -> dict:
+        """Signature and claims, then the deny list and the user's version (one store round trip)."""
+        claims = verify(
+            token,
+            algorithm=self.keys.algorithm,
+            keys=self.keys.verification_keys,
+            expected_type=expected_type,
+            leeway=self.leeway,
+        )
+        denied, version = self.store.check(claims["jti"], claims["sub"])
+        if denied:
+            raise InvalidToken("the token has been revoked")
+        if not isinstance(claims.get("ver"), int) or claims["ver"] < version:
+            raise InvalidToken("the token was revoked by a log-out-everywhere")
+        return claims
+
+    def refresh(self, refresh_token: str, load_subject) -> TokenPair:
+        """Rotate: a new pair from the same family; reuse of an old refresh token revokes the family.
+
+        ``load_subject(user_id)`` re-reads roles and permissions (None if the
+        user no longer exists).
+        """
+        claims = self.verify(refresh_token, "refresh")
+        family_id = claims.get("fam")
+        family = self.store.get_family(family_id) if isinstance(family_id, str) else None
+        if family is None or family.revoked:
+            raise InvalidToken("this login has ended")
+        if family.refresh_jti != claims["jti"]:
+            self.revoke_family(family_id)
+            raise InvalidToken("refresh token reuse detected: this login has been ended on every device")
+        subject = load_subject(claims["sub"])
+        if subject is None:
+            self.revoke_family(family_id)
+            raise InvalidToken("the account no longer exists")
+        pair = self._mint(subject, family_id, claims["ver"], family.expires_at)
+        rotated = Family(
+            **{
+                **family.as_dict(),
+                "refresh_jti": pair.refresh_claims["jti"],
+                "access_jti": pair.access_claims["jti"],
+                "access_expires_at": pair.access_claims["exp"],
+                "last_refresh": pair.access_claims["iat"],
+            }
+        )
+        if not self.store.rotate(family_id, claims["jti"], rotated):
+            # Another request rotated this same token first: one of the two is a copy.
+            self.revoke_family(family_id)
+            raise InvalidToken("refresh token reuse detected: this login has been ended on every device")
+        return pair
+
+    # -- revoking ----------------------------------------------------------------
+
+    def revoke(self, claims: dict) -> None:
+        """Deny one token; revoking a refresh token ends its whole login."""
+        self.store.deny(claims["jti"], claims["exp"])
+        if claims.get("typ") == "refresh" and isinstance(claims.get("fam"), str):
+            self.revoke_family(claims["fam"])
+
+    def revoke_family(self, family_id: str) -> bool:
+        """End one login: its family is flagged and its live access and refresh tokens denied."""
+        family = self.store.revoke_family(family_id)
+        if family is None:
+            return False
+        self.store.deny(family.access_jti, family.access_expires_at)
+        self.store.deny(family.refresh_jti, family.expires_at)
+        return True
+
+    def logout_everywhere(self, user_id: str) -> int:
+        """Every token of the user stops working, including ones minted this very second."""
+        self.store.bump_version(user_id)
+        families = [f for f in self.store.user_families(user_id) if not f.revoked]
+        for family in families:
+            self.revoke_family(family.family_id)
+        return len(families)

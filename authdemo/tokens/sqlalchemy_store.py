@@ -1,0 +1,136 @@
+"""Token store in the app's database: revocations survive every restart; purge removes expired rows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from ..models import token_denylist, token_families, token_versions
+from ..sessions.base import StoreUnavailable
+from .store import Family, TokenStore
+
+
+class SqlAlchemyTokenStore(TokenStore):
+    """Three tables; rotation is one conditional UPDATE, so two racing refreshes cannot both win."""
+
+    name = "sqlalchemy"
+    native_expiry = False
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @contextmanager
+    def _connection(self, write: bool = False) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() if write else self.engine.connect() as conn:
+                yield conn
+        except (OperationalError, PoolTimeout) as exc:
+            raise StoreUnavailable("sqlalchemy token", type(getattr(exc, "orig", exc)).__name__) from exc
+
+    def deny(self, jti: str, expires_at: int) -> None:
+        """INSERT, ignoring a repeat."""
+        try:
+            with self._connection(write=True) as conn:
+                conn.execute(insert(token_denylist).values(jti=jti, expires_at=expires_at))
+        except IntegrityError:
+            pass  # already denied
+
+    def check(self, jti: str, user_id: str) -> tuple[bool, int]:
+        """Two primary-key lookups on one connection."""
+        with self._connection() as conn:
+            denied = conn.execute(
+                select(token_denylist.c.expires_at).where(
+                    token_denylist.c.jti == jti, token_denylist.c.expires_at > int(time.time())
+                )
+            ).first()
+            version = conn.execute(
+                select(token_versions.c.version).where(token_versions.c.user_id == user_id)
+            ).scalar_one_or_none()
+        return denied is not None, version or 0
+
+    def bump_version(self, user_id: str) -> int:
+        """UPDATE … version + 1, or INSERT the first one."""
+        for _ in range(2):
+            with self._connection(write=True) as conn:
+                bumped = conn.execute(
+                    update(token_versions)
+                    .where(token_versions.c.user_id == user_id)
+                    .values(version=token_versions.c.version + 1)
+                    .returning(token_versions.c.version)
+                ).scalar_one_or_none()
+                if bumped is not None:
+                    return bumped
+            try:
+                with self._connection(write=True) as conn:
+                    conn.execute(insert(token_versions).values(user_id=user_id, version=1))
+                return 1
+            except IntegrityError:
+                continue  # a concurrent first bump won: bump again on top of it
+        raise StoreUnavailable("sqlalchemy token", "version update kept racing")
+
+    def create_family(self, family: Family) -> None:
+        """INSERT the family."""
+        with self._connection(write=True) as conn:
+            conn.execute(insert(token_families).values(**family.as_dict()))
+
+    def get_family(self, family_id: str) -> Family | None:
+        """SELECT by primary key."""
+        with self._connection() as conn:
+            row = conn.execute(
+                select(token_families).where(
+                    token_families.c.family_id == family_id, token_families.c.expires_at > int(time.time())
+                )
+            ).first()
+        return Family(**row._mapping) if row else None
+
+    def rotate(self, family_id: str, old_refresh_jti: str, new: Family) -> bool:
+        """UPDATE … WHERE refresh_jti = old AND NOT revoked: exactly one racer gets rowcount 1."""
+        values = new.as_dict()
+        values.pop("family_id")
+        with self._connection(write=True) as conn:
+            result = conn.execute(
+                update(token_families)
+                .where(
+                    token_families.c.family_id == family_id,
+                    token_families.c.refresh_jti == old_refresh_jti,
+                    token_families.c.revoked.is_(False),
+                )
+                .values(**values)
+            )
+        return result.rowcount == 1
+
+    def revoke_family(self, family_id: str) -> Family | None:
+        """UPDATE … revoked, then read back the tokens to deny."""
+        with self._connection(write=True) as conn:
+            conn.execute(update(token_families).where(token_families.c.family_id == family_id).values(revoked=True))
+            row = conn.execute(select(token_families).where(token_families.c.family_id == family_id)).first()
+        return Family(**row._mapping) if row else None
+
+    def user_families(self, user_id: str) -> list[Family]:
+        """One indexed query."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                select(token_families).where(
+                    token_families.c.user_id == user_id, token_families.c.expires_at > int(time.time())
+                )
+            ).all()
+        return [Family(**row._mapping) for row in rows]
+
+    def clear_expired(self) -> int:
+        """DELETE expired deny-list rows and families."""
+        now = int(time.time())
+        with self._connection(write=True) as conn:
+            denied = conn.execute(delete(token_denylist).where(token_denylist.c.expires_at <= now)).rowcount
+            families = conn.execute(delete(token_families).where(token_families.c.expires_at <= now)).rowcount
+        return denied + families
+
+    def ping(self) -> None:
+        """SELECT 1."""
+        with self._connection() as conn:
+            conn.execute(select(func.count()).select_from(token_versions)).scalar_one()

@@ -1,0 +1,103 @@
+"""Where revocation state lives: the deny list, refresh-token families, and per-user token versions.
+
+A JWT needs no lookup until you want to take it back. These are the
+lookups that taking it back costs:
+
+- the deny list: ids (``jti``) of tokens revoked before they expire, each
+  kept until that token's own expiry, then forgotten;
+- refresh-token families: one per login, holding the id of the only refresh
+  token of that login that may still be used. Using an older one means it
+  was copied: the whole family is revoked (RFC 9700 §4.14.2);
+- a version per user: "log out everywhere" raises it, and every token
+  carrying an older version is refused, whatever second it was issued in.
+
+Each backend implements the primitives atomically; the rules live in
+``service.py``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+
+@dataclass
+class Family:
+    """One login's chain of refresh tokens, and the access token last issued from it."""
+
+    family_id: str
+    user_id: str
+    refresh_jti: str
+    access_jti: str
+    access_expires_at: int
+    expires_at: int
+    created: int
+    last_refresh: int
+    device: str = ""
+    ip: str = ""
+    revoked: bool = False
+
+    def as_dict(self) -> dict:
+        """Plain data, for backends that store JSON."""
+        return dict(self.__dict__)
+
+
+class TokenStore(ABC):
+    """Revocation state with expiry. Every method may raise StoreUnavailable."""
+
+    name: str = ""
+    native_expiry: bool = True
+
+    @abstractmethod
+    def deny(self, jti: str, expires_at: int) -> None:
+        """Refuse the token ``jti`` until ``expires_at`` (its own exp)."""
+
+    @abstractmethod
+    def check(self, jti: str, user_id: str) -> tuple[bool, int]:
+        """(is ``jti`` denied, the user's current token version) in one round trip: the hot path."""
+
+    @abstractmethod
+    def bump_version(self, user_id: str) -> int:
+        """Raise the user's token version (log out everywhere) and return it; versions never expire."""
+
+    @abstractmethod
+    def create_family(self, family: Family) -> None:
+        """Record a new login's family."""
+
+    @abstractmethod
+    def get_family(self, family_id: str) -> Family | None:
+        """The family, or None if unknown or expired."""
+
+    @abstractmethod
+    def rotate(self, family_id: str, old_refresh_jti: str, new: Family) -> bool:
+        """Atomically replace the family's current refresh token if it is still ``old_refresh_jti``.
+
+        False means another refresh already used it (or the family is
+        revoked): the caller treats that as reuse.
+        """
+
+    @abstractmethod
+    def revoke_family(self, family_id: str) -> Family | None:
+        """Mark the family revoked and return it (so its live tokens can be denied)."""
+
+    @abstractmethod
+    def user_families(self, user_id: str) -> list[Family]:
+        """The user's families that have not expired (revoked ones included)."""
+
+    def version(self, user_id: str) -> int:
+        """The user's current token version (new tokens carry it)."""
+        return self.check("", user_id)[1]
+
+    def clear_expired(self) -> int:
+        """Drop expired deny-list entries and families; a no-op where the store expires them itself."""
+        return 0
+
+    def ping(self) -> None:  # noqa: B027 - the memory store always answers
+        """Raise StoreUnavailable unless the store answers."""
+
+    def stats(self) -> dict:
+        """Store-specific figures for /healthz."""
+        return {}
+
+    def close(self) -> None:  # noqa: B027 - most stores hold nothing to release
+        """Release connections."""
