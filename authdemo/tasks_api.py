@@ -131,7 +131,7 @@ def _verified_claims(token: str, settings, keys_for, token_store) -> dict:
 
     try:
         kid = jwt.get_unverified_header(token).get("kid")
-    except jwt.DecodeError:
+    except jwt.InvalidTokenError:
         raise invalid_token("the token is not a well-formed JWT") from None
     try:
         claims = verify(

@@ -42,7 +42,7 @@ def verify(
         raise InvalidToken("the token is missing or too large")
     try:
         header = jwt.get_unverified_header(token)
-    except jwt.DecodeError:
+    except jwt.InvalidTokenError:  # not only DecodeError: PyJWT also refuses e.g. a non-string kid here
         raise InvalidToken("the token is not a well-formed JWT") from None
     if header.get("alg") != algorithm:
         raise InvalidToken(f"the token's algorithm is not the one accepted ({algorithm})")
