@@ -135,3 +135,47 @@ def test_wrong_password_stays_on_login(page, live_server):
     expect(page.get_by_role("alert")).to_have_text("Invalid username or password.")
     expect(page.locator("header .who .user")).to_have_count(0)
     expect(page.locator("header .who").get_by_role("link", name="Log in")).to_be_visible()
+
+
+def test_jwt_mode_access_token_expires_mid_visit(chromium, make_app, serve):
+    """Tokens in HttpOnly cookies; an expired access token is renewed silently; an expired refresh token logs out."""
+    app = make_app("jwt:sqlalchemy", AUTHDEMO_JWT_ACCESS_TTL="2", AUTHDEMO_JWT_REFRESH_TTL="5", AUTHDEMO_JWT_LEEWAY="0")
+    base = serve(app)
+    context = chromium.new_context(base_url=base)
+    try:
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        page.goto("/account")
+        page.fill("#username", "bob")
+        page.fill("#password", PASSWORDS["bob"])
+        with page.expect_navigation():
+            page.get_by_role("button", name="Log in").click()
+        assert _path(page.url, base) == "/account"
+        expect(page.locator("#token-header")).to_contain_text("at+jwt")
+        expect(page.locator("#token-payload")).to_contain_text('"username": "bob"')
+
+        cookies = {cookie["name"]: cookie for cookie in context.cookies()}
+        for name in ("authdemo_access", "authdemo_refresh"):
+            assert cookies[name]["httpOnly"] is True and cookies[name]["sameSite"] == "Lax"
+        assert "authdemo_access" not in page.evaluate("document.cookie")
+        first_access = cookies["authdemo_access"]["value"]
+
+        # The tamper demo: the server refuses a token whose signature no longer matches.
+        page.get_by_label("Add admin.access to my permissions (signature kept)").check()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Send the tampered token").click()
+        expect(page.locator("#tamper-verdict")).to_contain_text("Refused with 401")
+
+        # The access token expires mid-visit: the next page view refreshes it without a login.
+        page.wait_for_timeout(2_500)
+        page.goto("/reports")
+        expect(page.get_by_role("heading", name="Reports", exact=True)).to_be_visible()
+        renewed = {cookie["name"]: cookie["value"] for cookie in context.cookies()}
+        assert renewed["authdemo_access"] != first_access
+
+        # The refresh token expires too: back to the login page.
+        page.wait_for_timeout(3_000)
+        page.goto("/account")
+        assert re.fullmatch(r"/login\?next=(%2F|/)account", _path(page.url, base)), page.url
+    finally:
+        context.close()

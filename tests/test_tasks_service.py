@@ -6,13 +6,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from authdemo import tasks_api
 from authdemo.lab.servers import free_port
@@ -21,25 +19,6 @@ from tests.jwt_support import Api
 
 ROOT = Path(__file__).resolve().parent.parent
 UNREACHABLE_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:9/nowhere"
-
-
-@pytest.fixture
-def live(make_app):
-    """Serve an app for real on a loopback port (the JWKS must be fetched over HTTP)."""
-    servers = []
-
-    def serve(app):
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}"
-
-    yield serve
-    for server, thread in servers:
-        server.shutdown()
-        thread.join()
-        server.server_close()
 
 
 def _tasks_client(tmp_path, **env):
@@ -90,9 +69,9 @@ def test_permission_is_checked(make_app, tmp_path):
     assert refused.status_code == 403 and refused.get_json()["error"] == "insufficient_scope"
 
 
-def test_eddsa_with_keys_from_the_jwks_only(make_app, live, tmp_path):
+def test_eddsa_with_keys_from_the_jwks_only(make_app, serve, tmp_path):
     app = make_app("jwt:memory", AUTHDEMO_JWT_ALGORITHM="EdDSA")
-    base = live(app)
+    base = serve(app)
     private_key = tmp_path / "tasks-has-no-private-key.pem"
     client = _tasks_client(
         tmp_path,

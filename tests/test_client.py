@@ -1,0 +1,103 @@
+"""The command-line client keeps its tokens private, refreshes on 401, and says when to log in again."""
+
+from __future__ import annotations
+
+import json
+import stat
+import time
+
+from authdemo.client import main
+
+
+def _run(capsys, base, token_file, *args, stdin=None, monkeypatch=None):
+    if stdin is not None:
+        import io
+
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    status = main(["--url", base, "--token-file", str(token_file), *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_login_me_refresh_and_logout(make_app, serve, tmp_path, capsys, monkeypatch):
+    app = make_app("jwt:sqlalchemy", AUTHDEMO_JWT_ACCESS_TTL="1", AUTHDEMO_JWT_LEEWAY="0")
+    base = serve(app)
+    token_file = tmp_path / "client" / "tokens.json"
+    status, out, _ = _run(
+        capsys,
+        base,
+        token_file,
+        "login",
+        "--username",
+        "carol",
+        "--password-stdin",
+        stdin="carol-password\n",
+        monkeypatch=monkeypatch,
+    )
+    assert status == 0 and "carol" in out
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(token_file.parent.stat().st_mode) == 0o700
+    first = json.loads(token_file.read_text())
+    status, out, _ = _run(capsys, base, token_file, "me")
+    assert status == 0 and json.loads(out)["username"] == "carol"
+    time.sleep(1.5)  # the access token expires: the client refreshes and saves the rotated pair
+    status, out, _ = _run(capsys, base, token_file, "tasks")
+    assert status == 0 and json.loads(out)["tasks"]
+    assert json.loads(token_file.read_text())["refresh_token"] != first["refresh_token"]
+    status, out, _ = _run(capsys, base, token_file, "logout")
+    assert status == 0 and not token_file.exists()
+    status, _, err = _run(capsys, base, token_file, "me")
+    assert status == 1 and "Log in again" in err
+
+
+def test_says_when_the_login_has_ended(make_app, serve, tmp_path, capsys, monkeypatch):
+    app = make_app("jwt:memory", AUTHDEMO_JWT_ACCESS_TTL="1", AUTHDEMO_JWT_LEEWAY="0")
+    base = serve(app)
+    token_file = tmp_path / "tokens.json"
+    _run(
+        capsys,
+        base,
+        token_file,
+        "login",
+        "--username",
+        "bob",
+        "--password-stdin",
+        stdin="bob-password\n",
+        monkeypatch=monkeypatch,
+    )
+    saved = json.loads(token_file.read_text())
+    from tests.jwt_support import Api
+
+    Api(app).logout_all(saved["access_token"])  # "log out everywhere" from another device
+    status, _, err = _run(capsys, base, token_file, "me")
+    assert status == 1
+    assert "Your login has ended" in err and "Log in again" in err
+    assert not token_file.exists()
+
+
+def test_wrong_password_and_unreachable_server(make_app, serve, tmp_path, capsys, monkeypatch):
+    base = serve(make_app("jwt:memory"))
+    status, _, err = _run(
+        capsys,
+        base,
+        tmp_path / "t.json",
+        "login",
+        "--username",
+        "bob",
+        "--password-stdin",
+        stdin="nope\n",
+        monkeypatch=monkeypatch,
+    )
+    assert status == 1 and "Invalid username or password" in err
+    status, _, err = _run(
+        capsys,
+        "http://127.0.0.1:9",
+        tmp_path / "t.json",
+        "login",
+        "--username",
+        "bob",
+        "--password-stdin",
+        stdin="x\n",
+        monkeypatch=monkeypatch,
+    )
+    assert status == 2 and "Cannot reach" in err
