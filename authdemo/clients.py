@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import redis
 from pymemcache.client.base import PooledClient
 from pymemcache.client.hash import HashClient
@@ -46,3 +48,26 @@ def memcached_client(servers: tuple[tuple[str, int], ...], timeout: float) -> Re
         retry_delay=0,
         retry_for=[MemcacheUnexpectedCloseError, ConnectionResetError, BrokenPipeError],
     )
+
+
+def update_id_set(client, key: str, change: Callable[[set[str]], set[str]], ttl: int, attempts: int = 8) -> None:
+    """Read-modify-write a space-separated set of ids in one Memcached item, with CAS.
+
+    Memcached has no set type; CAS makes two concurrent logins of one user
+    both land instead of one overwriting the other. The item's expiry is
+    pushed to ``ttl`` on every change, so it lives as long as its newest entry.
+    """
+    for _ in range(attempts):
+        raw, token = client.gets(key)
+        ids = set(raw.decode().split()) if raw else set()
+        changed = change(set(ids))
+        if raw is not None and changed == ids:
+            client.touch(key, ttl, noreply=False)
+            return
+        data = " ".join(sorted(changed)).encode()
+        if raw is None:
+            stored = client.add(key, data, expire=ttl, noreply=False)
+        else:
+            stored = client.cas(key, data, token, expire=ttl, noreply=False)
+        if stored:
+            return

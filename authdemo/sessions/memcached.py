@@ -11,11 +11,11 @@ from contextlib import contextmanager
 
 from pymemcache.exceptions import MemcacheError
 
+from ..clients import update_id_set
 from .base import SessionStore, StoreUnavailable
 
 SESSION_KEY = "authdemo:session:{}"
 USER_KEY = "authdemo:user-sessions:{}"
-CAS_ATTEMPTS = 8
 
 
 class MemcachedSessionStore(SessionStore):
@@ -58,7 +58,7 @@ class MemcachedSessionStore(SessionStore):
             else:
                 stored = self.client.set(key, data, expire=ttl, noreply=False)
             if stored and user_id is not None:
-                self._update_index(user_id, add=sid)
+                update_id_set(self.client, USER_KEY.format(user_id), lambda sids: sids | {sid}, self.index_ttl)
             return bool(stored)
 
     def delete(self, sid: str, user_id: str | None) -> None:
@@ -66,7 +66,7 @@ class MemcachedSessionStore(SessionStore):
         with self._answering():
             self.client.delete(SESSION_KEY.format(sid), noreply=False)
             if user_id is not None:
-                self._update_index(user_id, remove=sid)
+                update_id_set(self.client, USER_KEY.format(user_id), lambda sids: sids - {sid}, self.index_ttl)
 
     def user_sids(self, user_id: str) -> set[str]:
         """The ids in the user's index item."""
@@ -82,30 +82,3 @@ class MemcachedSessionStore(SessionStore):
     def close(self) -> None:
         """Close pooled connections."""
         self.client.close()
-
-    def _update_index(self, user_id: str, add: str = "", remove: str = "") -> None:
-        """Read-modify-write the index item with CAS so concurrent logins are not lost.
-
-        The item lives as long as a session saved now would, so it never
-        outlasts the sessions it lists by more than one idle timeout.
-        """
-        key = USER_KEY.format(user_id)
-        for _ in range(CAS_ATTEMPTS):
-            value, token = self.client.gets(key)
-            sids = set(value.decode().split()) if value else set()
-            if add and add in sids:
-                self.client.touch(key, self.index_ttl, noreply=False)
-                return
-            if remove and remove not in sids:
-                return
-            if add:
-                sids.add(add)
-            else:
-                sids.discard(remove)
-            data = " ".join(sorted(sids)).encode()
-            if value is None:
-                stored = self.client.add(key, data, expire=self.index_ttl, noreply=False)
-            else:
-                stored = self.client.cas(key, data, token, expire=self.index_ttl, noreply=False)
-            if stored:
-                return

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pymemcache.exceptions import MemcacheError
 
+from ..clients import update_id_set
 from ..sessions.base import StoreUnavailable
 from .store import Family, TokenStore
 
@@ -80,7 +81,12 @@ class MemcachedTokenStore(TokenStore):
                 expire=_expire(family.expires_at),
                 noreply=False,
             )
-            self._update(USER_FAMILIES.format(family.user_id), lambda ids: ids | {family.family_id}, self.refresh_ttl)
+            update_id_set(
+                self.client,
+                USER_FAMILIES.format(family.user_id),
+                lambda ids: ids | {family.family_id},
+                self.refresh_ttl,
+            )
 
     def get_family(self, family_id: str) -> Family | None:
         """get and decode."""
@@ -128,7 +134,7 @@ class MemcachedTokenStore(TokenStore):
             found = self.client.get_many([FAMILY.format(fid) for fid in ids]) if ids else {}
             live = {fid for fid in ids if FAMILY.format(fid) in found}
             if live != ids:
-                self._update(key, lambda current: current & live | (current - ids), self.refresh_ttl)
+                update_id_set(self.client, key, lambda current: current & live | (current - ids), self.refresh_ttl)
         return [Family(**json.loads(value)) for value in found.values()]
 
     def ping(self) -> None:
@@ -139,16 +145,3 @@ class MemcachedTokenStore(TokenStore):
     def close(self) -> None:
         """Close pooled connections."""
         self.client.close()
-
-    def _update(self, key: str, change: Callable[[set[str]], set[str]], ttl: int) -> None:
-        """Read-modify-write a space-separated id list with CAS."""
-        for _ in range(CAS_ATTEMPTS):
-            raw, token = self.client.gets(key)
-            ids = set(raw.decode().split()) if raw else set()
-            data = " ".join(sorted(change(ids))).encode()
-            if raw is None:
-                stored = self.client.add(key, data, expire=ttl, noreply=False)
-            else:
-                stored = self.client.cas(key, data, token, expire=ttl, noreply=False)
-            if stored:
-                return
