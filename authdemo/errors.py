@@ -57,8 +57,8 @@ def store_unavailable_response(error: StoreUnavailable) -> Response:
     return error_response(
         503,
         "store_unavailable",
-        f"The {error.store} session store is not answering, so nobody can be logged in right now. "
-        "Your session is kept by the store and will work again when it is back.",
+        f"The {error.store} {error.kind} store is not answering, so nobody can be logged in right now. "
+        "Whatever the store kept works again as soon as it is back.",
     )
 
 

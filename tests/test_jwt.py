@@ -329,3 +329,52 @@ def test_service_verify_uses_one_store_round_trip(jwt_app):
     calls.clear()
     assert Api(jwt_app).me(pair["access_token"]).status_code == 200
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("appendonly, survives", [(True, True), (False, False)], ids=["aof", "no-persistence"])
+def test_revocation_across_a_redis_restart(make_app, appendonly, survives):
+    """Redis keeps the deny list across its own restart only with persistence on."""
+    from tests.servers import RedisServer, require
+
+    require("redis-server", "redis-server")
+    with RedisServer(appendonly=appendonly) as server:
+        app = make_app("jwt:redis", AUTHDEMO_REDIS_URL=server.url)
+        stolen = Api(app).token("alice")
+        Api(app).revoke(stolen["access_token"])
+        server.restart()
+        assert (
+            Api(make_app("jwt:redis", AUTHDEMO_REDIS_URL=server.url)).me(stolen["access_token"]).status_code == 401
+        ) is survives
+
+
+def test_memcached_restart_brings_a_revoked_token_back(make_app):
+    from tests.servers import MemcachedServer, require
+
+    require("memcached", "memcached")
+    with MemcachedServer() as server:
+        app = make_app("jwt:memcached", AUTHDEMO_MEMCACHED_SERVERS=server.servers)
+        stolen = Api(app).token("alice")
+        Api(app).revoke(stolen["access_token"])
+        assert Api(app).me(stolen["access_token"]).status_code == 401
+        server.restart()
+        assert Api(app).me(stolen["access_token"]).status_code == 200
+
+
+def test_token_store_outage_is_a_503_naming_it(make_app):
+    from tests.servers import RedisServer, require
+
+    require("redis-server", "redis-server")
+    with RedisServer(appendonly=True) as server:
+        app = make_app("jwt:redis", AUTHDEMO_REDIS_URL=server.url)
+        pair = Api(app).token("alice")
+        browser = Browser(app)
+        browser.login("bob")
+        server.kill()
+        down = Api(app).me(pair["access_token"])
+        assert down.status_code == 503 and "redis token" in down.get_json()["message"]
+        page = browser.client.get("/account")
+        assert page.status_code == 503 and "redis token" in page.get_data(as_text=True)
+        assert app.test_client().get("/healthz").status_code == 503
+        server.restart()
+        assert Api(app).me(pair["access_token"]).status_code == 200
+        assert browser.is_logged_in()

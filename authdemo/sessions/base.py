@@ -16,10 +16,11 @@ from collections.abc import Iterable
 class StoreUnavailable(Exception):
     """The session store did not answer; the request gets a 503 naming it."""
 
-    def __init__(self, store: str, reason: str = ""):
-        super().__init__(f"the {store} session store is not answering" + (f" ({reason})" if reason else ""))
+    def __init__(self, store: str, reason: str = "", kind: str = "session"):
+        super().__init__(f"the {store} {kind} store is not answering" + (f" ({reason})" if reason else ""))
         self.store = store
         self.reason = reason
+        self.kind = kind
 
 
 class SessionStore(ABC):

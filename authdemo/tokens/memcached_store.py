@@ -46,7 +46,7 @@ class MemcachedTokenStore(TokenStore):
         try:
             yield
         except (MemcacheError, OSError) as exc:
-            raise StoreUnavailable("memcached token", type(exc).__name__) from exc
+            raise StoreUnavailable("memcached", type(exc).__name__, kind="token") from exc
 
     def deny(self, jti: str, expires_at: int) -> None:
         """set with the token's remaining lifetime."""
@@ -70,7 +70,7 @@ class MemcachedTokenStore(TokenStore):
                     return int(value)
                 if self.client.add(key, b"1", expire=0, noreply=False):
                     return 1
-        raise StoreUnavailable("memcached token", "version update kept racing")
+        raise StoreUnavailable("memcached", "version update kept racing", kind="token")
 
     def create_family(self, family: Family) -> None:
         """set the family, and list it under the user."""
@@ -123,7 +123,7 @@ class MemcachedTokenStore(TokenStore):
                 data = json.dumps(family.as_dict()).encode()
                 if self.client.cas(key, data, token, expire=_expire(family.expires_at), noreply=False):
                     return family
-        raise StoreUnavailable("memcached token", "revocation kept racing")
+        raise StoreUnavailable("memcached", "revocation kept racing", kind="token")
 
     def user_families(self, user_id: str) -> list[Family]:
         """The user's list, then get_many of the families; expired ones are dropped from the list."""

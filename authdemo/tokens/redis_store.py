@@ -52,7 +52,7 @@ class RedisTokenStore(TokenStore):
         try:
             yield
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StoreUnavailable("redis token", type(exc).__name__) from exc
+            raise StoreUnavailable("redis", type(exc).__name__, kind="token") from exc
 
     def deny(self, jti: str, expires_at: int) -> None:
         """SET with EXAT: Redis forgets the id when the token would have expired anyway."""

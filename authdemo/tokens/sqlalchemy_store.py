@@ -31,7 +31,7 @@ class SqlAlchemyTokenStore(TokenStore):
             with self.engine.begin() if write else self.engine.connect() as conn:
                 yield conn
         except (OperationalError, PoolTimeout) as exc:
-            raise StoreUnavailable("sqlalchemy token", type(getattr(exc, "orig", exc)).__name__) from exc
+            raise StoreUnavailable("sqlalchemy", type(getattr(exc, "orig", exc)).__name__, kind="token") from exc
 
     def deny(self, jti: str, expires_at: int) -> None:
         """INSERT, ignoring a repeat."""
@@ -72,7 +72,7 @@ class SqlAlchemyTokenStore(TokenStore):
                 return 1
             except IntegrityError:
                 continue  # a concurrent first bump won: bump again on top of it
-        raise StoreUnavailable("sqlalchemy token", "version update kept racing")
+        raise StoreUnavailable("sqlalchemy", "version update kept racing", kind="token")
 
     def create_family(self, family: Family) -> None:
         """INSERT the family."""
