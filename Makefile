@@ -9,7 +9,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint db clean
+.PHONY: run test lint db clean serve docker-secrets
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,34 @@ db: $(STAMP)
 # One process with threads: the memory store lives inside that process.
 run: db
 	$(FLASK) run --host $(HOST) --port $(PORT) --with-threads
+
+# nginx on https://127.0.0.1:8443 (http 8080 redirects) in front of two gunicorn
+# instances (8001, 8002) on one shared store: sqlalchemy unless AUTHDEMO_SESSION_BACKEND
+# says otherwise. Foreground; Ctrl-C stops every process. Needs nginx and openssl.
+serve: db
+	$(BIN)/python -m authdemo.lab.stack serve $(SERVE_ARGS)
+
+# Host files that docker-compose.yml mounts as /run/secrets/*: made once, never in git.
+# The directory is private to you; the files are 0644 because the containers'
+# users (authdemo, postgres, nginx) are not you and must read them through the bind mount.
+docker-secrets:
+	@mkdir -p secrets && chmod 700 secrets
+	@test -s secrets/secret_key || $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))' > secrets/secret_key
+	@test -s secrets/postgres_password || $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(24))' > secrets/postgres_password
+	@test -s secrets/tls_cert.pem || openssl req -x509 -nodes -days 30 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+		-keyout secrets/tls_key.pem -out secrets/tls_cert.pem 2>/dev/null
+	@chmod 644 secrets/* && chmod 600 secrets/tls_key.pem  # nginx's master is root in its container
+	@ls -l secrets
+
+# The comparison lab: each starts its own stores and gunicorn processes, stops them
+# all at the end, and leaves results.json and PNG charts in instance/results/ (/compare).
+.PHONY: compare bench
+compare: $(STAMP)
+	$(FLASK) compare-restart
+
+bench: $(STAMP)
+	$(FLASK) bench --quick
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

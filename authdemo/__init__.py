@@ -31,12 +31,14 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app.config.update(_flask_config(settings))
     app.extensions["authdemo_settings"] = settings
 
-    from . import account, admin, auth, cli, errors, main, models, rbac, sessions
+    from . import account, admin, auth, cli, errors, main, models, rbac, sessions, tokens
     from .extensions import csrf, db, login_manager
 
     db.init_app(app)
     _tune_database(app)
-    sessions.init_app(app, settings)  # before CSRF: an outage must answer 503 first
+    if settings.auth_mode == "session":
+        sessions.init_app(app, settings)  # before CSRF: an outage must answer 503 first
+    tokens.init_app(app, settings)
     csrf.init_app(app)
     login_manager.init_app(app)
     models.init_login(login_manager)
@@ -44,7 +46,14 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     rbac.init_app(app)
     for blueprint in (main.bp, auth.bp, account.bp, admin.bp):
         app.register_blueprint(blueprint)
+    from .lab.views import bp as compare_bp  # the page only: reads results.json, imports no lab code
+
+    app.register_blueprint(compare_bp)
     cli.init_app(app)
+    from . import proxy, ratelimit
+
+    ratelimit.init_app(app, settings)  # after the blueprints: it wraps the login view
+    proxy.init_app(app, settings)
     return app
 
 
@@ -54,7 +63,9 @@ def _flask_config(settings: Settings) -> dict:
         "SECRET_KEY": settings.secret_key,
         "SQLALCHEMY_DATABASE_URI": settings.database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(settings),
-        "SESSION_COOKIE_NAME": "authdemo_session",
+        # __Host-: browsers accept it only Secure, with Path=/ and no Domain, so no
+        # subdomain or plain-http page can plant or overwrite the session cookie.
+        "SESSION_COOKIE_NAME": "__Host-authdemo_session" if settings.production else "authdemo_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": secure_cookies,

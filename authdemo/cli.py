@@ -9,6 +9,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from .extensions import db
+from .lab import cli as lab_cli
 from .models import User
 from .rbac import create_user, insert_roles, seed_demo
 from .sessions import StoreUnavailable, get_manager
@@ -97,3 +98,4 @@ def init_app(app: Flask) -> None:
     """Register the commands."""
     for command in (init_db_command, seed_demo_command, users_cli, sessions_cli):
         app.cli.add_command(command)
+    lab_cli.init_app(app)  # compare-restart, bench

@@ -17,6 +17,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     413: "Request too large",
+    429: "Too many requests",
     500: "Something went wrong",
     503: "Service unavailable",
 }

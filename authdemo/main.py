@@ -18,8 +18,15 @@ def config_summary():
         "config_summary": {
             "auth_mode": settings.auth_mode,
             "session_backend": settings.session_backend,
+            "token_store": settings.token_store,
+            # What the header badge names: the session store, or in jwt mode the token store.
+            "store_label": settings.session_backend
+            if settings.auth_mode == "session"
+            else f"tokens in {settings.token_store}",
+            "access_ttl": settings.jwt_access_ttl,
             "store_description": STORE_DESCRIPTIONS[settings.session_backend],
             "idle_timeout": settings.session_idle_timeout,
+            "instance": settings.instance_name,
         }
     }
 
@@ -65,5 +72,8 @@ def healthz():
         "auth_mode": settings.auth_mode,
         "session_backend": settings.session_backend,
         "store": store,
+        # Which app process answered: behind a load balancer, consecutive requests differ.
+        "instance": settings.instance_name,
+        "sessions_shared_between_instances": settings.session_backend != "memory",
     }
     return jsonify(body), 200 if store["ok"] else 503

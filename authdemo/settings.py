@@ -7,8 +7,11 @@ so start-up fails with one clear line instead of a traceback.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +19,8 @@ from pathlib import Path
 SESSION_BACKENDS = ("memory", "redis", "memcached", "sqlalchemy", "cookie")
 AUTH_MODES = ("session", "jwt")
 ENVIRONMENTS = ("development", "production")
+JWT_ALGORITHMS = ("HS256", "EdDSA", "RS256")
+TOKEN_STORES = ("memory", "redis", "memcached", "sqlalchemy")
 
 
 class ConfigError(Exception):
@@ -29,7 +34,7 @@ class Settings:
     env: str = "development"
     session_backend: str = "memory"
     auth_mode: str = "session"
-    database_url: str = ""
+    database_url: str = field(default="", repr=False)  # may hold the database password
     redis_url: str = "redis://127.0.0.1:6379/0"
     memcached_servers: tuple[tuple[str, int], ...] = (("127.0.0.1", 11211),)
     secret_key: str = field(default="", repr=False)
@@ -37,7 +42,20 @@ class Settings:
     memory_max_sessions: int = 10_000
     session_touch_interval: int = 60
     store_timeout: float = 1.0
+    proxy_hops: int = 0
+    instance_name: str = ""
+    login_limit_account: str = "5 per minute"
+    login_limit_address: str = "20 per minute"
+    login_limit_storage: str = "memory://"
     instance_path: str = ""
+    jwt_algorithm: str = "HS256"
+    jwt_secret: str = field(default="", repr=False)
+    jwt_private_key_file: str = ""
+    jwks_url: str = ""
+    jwt_access_ttl: int = 300
+    jwt_refresh_ttl: int = 86400
+    jwt_leeway: int = 10
+    token_store: str = "sqlalchemy"
 
     @property
     def production(self) -> bool:
@@ -117,25 +135,138 @@ def _secret_key(env: Mapping[str, str], environment: str, instance_path: Path) -
     return path.read_text().strip()
 
 
+def _jwt_algorithm(env: Mapping[str, str]) -> str:
+    name = "AUTHDEMO_JWT_ALGORITHM"
+    value = env.get(name, "").strip() or "HS256"
+    by_lower = {alg.lower(): alg for alg in JWT_ALGORITHMS}
+    if value.lower() not in by_lower:
+        raise ConfigError(f"{name}={value!r} is not valid; allowed values: {', '.join(JWT_ALGORITHMS)}")
+    return by_lower[value.lower()]
+
+
+def _leeway(env: Mapping[str, str]) -> int:
+    """Seconds of clock skew tolerated on exp/nbf/iat: at most 30, or expiry stops meaning much."""
+    value = _number(env, "AUTHDEMO_JWT_LEEWAY", 10, minimum=0)
+    if value > 30:
+        raise ConfigError(f"AUTHDEMO_JWT_LEEWAY={value!r} is not valid; expected 0 to 30 seconds")
+    return value
+
+
+def _jwt_secret(env: Mapping[str, str], secret_key: str) -> str:
+    """The HS256 key shared with the tasks service, never the cookie-signing secret itself.
+
+    Derived one-way from the secret key by default, so handing it to another
+    service lets that service check tokens but not forge session cookies.
+    """
+    if env.get("AUTHDEMO_JWT_SECRET"):
+        value = env["AUTHDEMO_JWT_SECRET"]
+    elif env.get("AUTHDEMO_JWT_SECRET_FILE"):
+        value = _read_secret_file("AUTHDEMO_JWT_SECRET_FILE", env["AUTHDEMO_JWT_SECRET_FILE"])
+    else:
+        return hmac.new(secret_key.encode(), b"authdemo jwt HS256 key", hashlib.sha256).hexdigest()
+    if len(value.encode()) < 32:
+        raise ConfigError("AUTHDEMO_JWT_SECRET is too short; HS256 needs at least 32 bytes (RFC 7518 §3.2)")
+    return value
+
+
+def _database_password(env: Mapping[str, str], url: str) -> str:
+    """The database URL with the password from a mounted file put in, so no variable holds it."""
+    name = "AUTHDEMO_DATABASE_PASSWORD_FILE"
+    path = env.get(name, "").strip()
+    if not path:
+        return url
+    try:
+        password = Path(path).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"{name}={path!r} cannot be read: {exc.strerror}") from None
+    if not password:
+        raise ConfigError(f"{name}={path!r} is empty; it must hold the database password")
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError("AUTHDEMO_DATABASE_URL is not a valid SQLAlchemy URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        raise ConfigError(f"{name} is set but AUTHDEMO_DATABASE_URL is SQLite, which has no password")
+    return parsed.set(password=password).render_as_string(hide_password=False)
+
+
+def _instance_name(env: Mapping[str, str]) -> str:
+    """What /healthz and the home page call this process; hostname:pid unless named."""
+    name = "AUTHDEMO_INSTANCE_NAME"
+    value = env.get(name, "").strip() or f"{socket.gethostname()}:{os.getpid()}"
+    if len(value) > 64 or not value.isprintable():
+        raise ConfigError(f"{name}={value!r} is not valid; expected up to 64 printable characters")
+    return value
+
+
+def _login_limit(env: Mapping[str, str], name: str, default: str) -> str:
+    """A rate such as "5 per minute" (Flask-Limiter's notation), or "" when set to off."""
+    value = env.get(name, "").strip() or default
+    if value.lower() == "off":
+        return ""
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not valid; expected a rate such as '5 per minute', or off") from None
+    return value
+
+
+def _login_limit_storage(env: Mapping[str, str], backend: str, redis_url: str, memcached_servers) -> str:
+    """Where failed logins are counted: the session store when it is shared, else this process."""
+    name = "AUTHDEMO_LOGIN_LIMIT_STORAGE"
+    value = env.get(name, "").strip()
+    if not value:
+        if backend == "redis":
+            return redis_url
+        if backend == "memcached":
+            return "memcached://" + ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in memcached_servers)
+        return "memory://"
+    if not value.startswith(("memory://", "redis://", "rediss://", "unix://", "memcached://")):
+        raise ConfigError(f"{name}={value!r} is not valid; expected a memory://, redis:// or memcached:// URI")
+    return value
+
+
 def load_settings(env: Mapping[str, str], default_instance_path: str) -> Settings:
     """Parse and validate every AUTHDEMO_* variable that authdemo understands."""
     instance_path = Path(env.get("AUTHDEMO_INSTANCE_PATH") or default_instance_path).resolve()
     environment = _choice(env, "AUTHDEMO_ENV", ENVIRONMENTS, "development")
     database_url = env.get("AUTHDEMO_DATABASE_URL", "").strip() or f"sqlite:///{instance_path / 'authdemo.db'}"
-    auth_mode = _choice(env, "AUTHDEMO_AUTH_MODE", AUTH_MODES, "session")
-    if auth_mode == "jwt":
-        raise ConfigError("AUTHDEMO_AUTH_MODE=jwt is not available yet; allowed values today: session")
+    database_url = _database_password(env, database_url)
+    backend = _choice(env, "AUTHDEMO_SESSION_BACKEND", SESSION_BACKENDS, "memory")
+    redis_url = _redis_url(env)
+    memcached_servers = _memcached_servers(env)
+    secret_key = _secret_key(env, environment, instance_path)
+    algorithm = _jwt_algorithm(env)
     return Settings(
         env=environment,
-        session_backend=_choice(env, "AUTHDEMO_SESSION_BACKEND", SESSION_BACKENDS, "memory"),
-        auth_mode=auth_mode,
+        session_backend=backend,
+        auth_mode=_choice(env, "AUTHDEMO_AUTH_MODE", AUTH_MODES, "session"),
         database_url=database_url,
-        redis_url=_redis_url(env),
-        memcached_servers=_memcached_servers(env),
-        secret_key=_secret_key(env, environment, instance_path),
+        redis_url=redis_url,
+        memcached_servers=memcached_servers,
+        secret_key=secret_key,
         session_idle_timeout=_number(env, "AUTHDEMO_SESSION_IDLE_TIMEOUT", 1800, minimum=1),
         memory_max_sessions=_number(env, "AUTHDEMO_MEMORY_MAX_SESSIONS", 10_000, minimum=1),
         session_touch_interval=_number(env, "AUTHDEMO_SESSION_TOUCH_INTERVAL", 60, minimum=0),
         store_timeout=_number(env, "AUTHDEMO_STORE_TIMEOUT", 1.0, minimum=0.05, kind=float),
+        proxy_hops=_number(env, "AUTHDEMO_PROXY_HOPS", 0, minimum=0),
+        instance_name=_instance_name(env),
+        login_limit_account=_login_limit(env, "AUTHDEMO_LOGIN_LIMIT_ACCOUNT", "5 per minute"),
+        login_limit_address=_login_limit(env, "AUTHDEMO_LOGIN_LIMIT_ADDRESS", "20 per minute"),
+        login_limit_storage=_login_limit_storage(env, backend, redis_url, memcached_servers),
         instance_path=str(instance_path),
+        jwt_algorithm=algorithm,
+        jwt_secret=_jwt_secret(env, secret_key),
+        jwt_private_key_file=env.get("AUTHDEMO_JWT_PRIVATE_KEY_FILE", "").strip()
+        or str(instance_path / f"jwt_{algorithm.lower()}_private.pem"),
+        jwks_url=env.get("AUTHDEMO_JWKS_URL", "").strip(),
+        jwt_access_ttl=_number(env, "AUTHDEMO_JWT_ACCESS_TTL", 300, minimum=1),
+        jwt_refresh_ttl=_number(env, "AUTHDEMO_JWT_REFRESH_TTL", 86400, minimum=1),
+        jwt_leeway=_leeway(env),
+        token_store=_choice(env, "AUTHDEMO_TOKEN_STORE", TOKEN_STORES, "sqlalchemy"),
     )

@@ -72,6 +72,7 @@ def _flush(url_or_servers: str, kind: str) -> None:
 def shutdown(app) -> None:
     """Release every connection an app holds (tests must leave nothing open)."""
     app.extensions["authdemo_sessions"].store.close()
+    app.extensions["authdemo_tokens"].store.close()
     with app.app_context():
         db.engine.dispose()
 
@@ -82,18 +83,26 @@ def make_app(request, tmp_path):
 
     ``make_app("redis")`` flushes the store on first use in a test; later
     calls in the same test build a new app over the same data: an app restart.
+    ``make_app("jwt:redis")`` is JWT mode with that token store.
     """
     apps = []
     environment: dict[str, str] = {}
 
     def make(backend: str = "memory", **overrides: str):
+        mode, _, store = backend.rpartition(":")
         env = {
             "AUTHDEMO_INSTANCE_PATH": str(tmp_path / "instance"),
             "AUTHDEMO_SECRET_KEY": SECRET,
-            "AUTHDEMO_SESSION_BACKEND": backend.split("-")[0],
+            # Hostile-input suites fail logins by the dozen; tests/test_production_limits.py turns limits on.
+            "AUTHDEMO_LOGIN_LIMIT_ACCOUNT": "off",
+            "AUTHDEMO_LOGIN_LIMIT_ADDRESS": "off",
         }
+        if mode == "jwt":
+            env.update(AUTHDEMO_AUTH_MODE="jwt", AUTHDEMO_TOKEN_STORE=store.split("-")[0])
+        else:
+            env["AUTHDEMO_SESSION_BACKEND"] = store.split("-")[0]
         if not environment:
-            environment.update(_store_environment(request, backend))
+            environment.update(_store_environment(request, store))
         env.update(environment)
         env.update(overrides)
         app = create_app(env)
@@ -206,3 +215,26 @@ def app(make_app, backend):
 def browser(app):
     """A browser on that app."""
     return Browser(app)
+
+
+@pytest.fixture
+def serve():
+    """``serve(app)``: the app served for real on a loopback port (for JWKS fetches, CLI clients); returns its URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    servers = []
+
+    def start(app) -> str:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server, thread in servers:
+        server.shutdown()
+        thread.join()
+        server.server_close()

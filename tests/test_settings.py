@@ -96,5 +96,6 @@ def test_production_cookies_are_secure(make_app):
     from tests.conftest import Browser
 
     response = Browser(app).login("alice")
-    header = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("authdemo_session="))
+    name = app.config["SESSION_COOKIE_NAME"]  # __Host-authdemo_session in production
+    header = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith(name + "="))
     assert "Secure" in header

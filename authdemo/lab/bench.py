@@ -1,0 +1,178 @@
+"""The HTTP benchmark: each store's cost per request under gunicorn, against a no-session baseline in the same run.
+
+Every figure is the median of ``runs`` timed runs, and the runs go round
+robin over all the scenarios, so a machine that slows down for a while slows
+the baseline and the stores alike and the ratios stay fair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+from . import deployments
+from .deployments import Deployment, Lab
+from .loadgen import LoadResult, median_result, run_load, run_logins, run_python, wrk_available
+from .processes import AppProcess, LabError
+
+#: --backends name → the deployment it stands for (a JWT row is one more entry).
+ROWS: dict[str, Callable[[Lab], Deployment]] = {
+    "memory": deployments.memory,
+    "redis": deployments.redis_volatile,
+    "memcached": deployments.memcached,
+    "sqlalchemy": deployments.sqlalchemy_sqlite,
+    "sqlalchemy-postgres": deployments.sqlalchemy_postgres,
+    "cookie": deployments.cookie,
+}
+DEFAULT_BACKENDS = ("memory", "redis", "memcached", "sqlalchemy", "cookie")
+
+#: scenario → the route it loads (on the compare blueprint), or None for the login form.
+PATHS: dict[str, str | None] = {
+    "baseline": "/bench/baseline",
+    "protected_page": "/bench/protected",
+    "session_write": "/bench/session-write",
+    "login": None,
+}
+#: Which scenarios run with how many worker processes: the second run asks only whether the store is shared.
+SCENARIOS_BY_WORKERS = {1: ("protected_page", "session_write", "login"), 2: ("protected_page",)}
+WARM_UP_S = 0.5
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What one bench run used; written into results.json beside the figures."""
+
+    quick: bool
+    duration_s: float
+    runs: int
+    connections: int
+    threads: int
+    login_connections: int
+    worker_runs: tuple[int, ...]
+    store_ops: int
+    scale_sizes: tuple[int, ...]
+    scale_lookups: int
+    memory_sessions: int
+    tool: str
+
+    @classmethod
+    def choose(cls, quick: bool, **overrides) -> BenchSettings:
+        """--quick: 2 s × 3 runs and up to 100 000 sessions; otherwise 5 s × 5 runs and up to 1 000 000."""
+        base = dict(
+            quick=quick,
+            duration_s=2.0 if quick else 5.0,
+            runs=3 if quick else 5,
+            connections=8,
+            threads=4,
+            login_connections=2,
+            worker_runs=(1, 2),
+            store_ops=2000 if quick else 10_000,
+            scale_sizes=(1000, 100_000) if quick else (1000, 100_000, 1_000_000),
+            scale_lookups=1000 if quick else 5000,
+            memory_sessions=10_000,
+            tool="wrk" if wrk_available() else "python",
+        )
+        base.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**base)
+
+    def as_dict(self) -> dict:
+        """For results.json."""
+        return asdict(self)
+
+
+def http_step_count(count: int, settings: BenchSettings) -> int:
+    """Timed runs the HTTP bench will make for ``count`` deployments (for progress bars)."""
+    return sum((1 + count * len(SCENARIOS_BY_WORKERS[w])) * settings.runs for w in settings.worker_runs)
+
+
+def http_bench(
+    lab: Lab,
+    chosen: Sequence[Deployment],
+    settings: BenchSettings,
+    on_step: Callable[[str, int], None] = lambda text, done: None,
+) -> list[dict]:
+    """Every scenario on every deployment, once per worker setting; one row per (scenario, store, workers)."""
+    rows: list[dict] = []
+    for workers in settings.worker_runs:
+        rows.extend(_http_run(lab, chosen, settings, workers, on_step))
+    return rows
+
+
+def _http_run(lab, chosen, settings, workers, on_step) -> list[dict]:
+    """One server setting: start every deployment's app, log in, then measure round robin."""
+    on_step(f"{workers} worker(s): starting {len(chosen)} apps", 0)
+    apps = [lab.app(d.env, workers=workers, threads=settings.threads) for d in chosen]
+    try:
+        credentials = [_login(d, app) for d, app in zip(chosen, apps, strict=True)]
+        targets: list[tuple[str, int | None]] = [("baseline", None)]
+        targets += [(scenario, i) for scenario in SCENARIOS_BY_WORKERS[workers] for i in range(len(chosen))]
+        for app, headers in zip(apps, credentials, strict=True):  # pools and caches filled before any timing
+            run_python(app.url + PATHS["protected_page"], headers, 200, WARM_UP_S, 2)
+        samples: dict[tuple[str, int | None], list[LoadResult]] = {target: [] for target in targets}
+        for run in range(settings.runs):
+            for scenario, index in targets:
+                label = "baseline" if index is None else chosen[index].label
+                on_step(f"{workers} worker(s), run {run + 1}/{settings.runs}: {scenario} · {label}", 0)
+                app = apps[0 if index is None else index]
+                headers = {} if index is None else credentials[index]
+                samples[(scenario, index)].append(_measure(scenario, app, headers, settings))
+                on_step("", 1)
+    finally:
+        for app in apps:
+            app.stop()
+    baseline = median_result(samples[("baseline", None)])
+    return [
+        _row(scenario, None if index is None else chosen[index], median_result(results), baseline, workers, settings)
+        for (scenario, index), results in samples.items()
+    ]
+
+
+def _measure(scenario: str, app: AppProcess, headers: dict[str, str], settings: BenchSettings) -> LoadResult:
+    path = PATHS[scenario]
+    if path is None:
+        return run_logins(app.url, settings.duration_s, settings.login_connections)
+    return run_load(app.url + path, headers, 200, settings.duration_s, settings.connections, settings.tool)
+
+
+def _login(deployment: Deployment, app: AppProcess, attempts: int = 10) -> dict[str, str]:
+    """Log in over HTTP and return the credentials to replay.
+
+    One kept-alive connection, as a browser holds: with two processes and the
+    memory store, the form, the POST and the check then reach the same
+    process (a CSRF token issued by one process is unknown to the other).
+    """
+    error: Exception | None = None
+    for _ in range(attempts):
+        with deployment.client(keep_alive=True) as visitor:
+            try:
+                visitor.login(app.url)
+                if visitor.logged_in(app.url)[0]:
+                    return visitor.credentials()
+            except LabError as failure:
+                error = failure
+    raise LabError(f"{deployment.label}: could not log in over HTTP ({error})")
+
+
+def _row(scenario, deployment, figures, baseline, workers, settings) -> dict:
+    ratio = figures["requests_per_s"] / baseline["requests_per_s"] if baseline["requests_per_s"] else None
+    return {
+        "mode": deployment.mode if deployment else "none",
+        "store": deployment.store if deployment else "none",
+        "variant": deployment.variant if deployment else "",
+        "scenario": scenario,
+        "workers": workers,
+        "threads": settings.threads,
+        "connections": settings.login_connections if scenario == "login" else settings.connections,
+        **figures,
+        "error_rate": figures["errors"] / figures["requests"] if figures["requests"] else 0.0,
+        "ratio_to_baseline": ratio,
+    }
+
+
+def choose_backends(names: Iterable[str]) -> list[str]:
+    """Validate --backends against this bench's rows."""
+    names = list(names)
+    unknown = [name for name in names if name not in ROWS]
+    if unknown:
+        raise ValueError(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(ROWS)}")
+    return names

@@ -1,0 +1,154 @@
+"""PNG charts of the lab's results, drawn with matplotlib's Agg backend (no display needed).
+
+Only the lab commands import this module; /compare serves the files it wrote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
+
+KEPT, LOST, NOT_APPLICABLE = "#a6e3b8", "#f7b4ae", "#e4e7ec"
+STORE_COLOURS = ["#2457c5", "#d97706", "#067647", "#b42318", "#7c3aed", "#0e7490", "#6b7280"]
+SCENARIO_COLOURS = {"protected_page": "#2457c5", "session_write": "#d97706", "login": "#b42318"}
+
+
+def _label(row: dict) -> str:
+    return f"{row['store']} ({row['variant']})" if row.get("variant") else row["store"]
+
+
+def _save(figure, path: Path) -> Path:
+    figure.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": f"matplotlib {matplotlib.__version__}"})
+    plt.close(figure)
+    return path
+
+
+def restart_matrix(rows: list[dict], events: list[str], out: Path) -> Path:
+    """The restart matrix as coloured cells: kept, lost, or not applicable."""
+    labels = list(dict.fromkeys(_label(row) for row in rows))
+    cells = {(_label(row), row["event"]): row["survived"] for row in rows}
+    figure, axes = plt.subplots(figsize=(2.0 + 1.9 * len(events), 0.9 + 0.5 * len(labels)))
+    for y, label in enumerate(labels):
+        for x, event in enumerate(events):
+            survived = cells.get((label, event))
+            colour, text = {True: (KEPT, "kept"), False: (LOST, "lost")}.get(survived, (NOT_APPLICABLE, "n/a"))
+            axes.add_patch(plt.Rectangle((x, y), 1, 1, facecolor=colour, edgecolor="white", linewidth=2))
+            axes.text(x + 0.5, y + 0.5, text, ha="center", va="center", fontsize=10)
+    axes.set_xlim(0, len(events))
+    axes.set_ylim(len(labels), 0)
+    axes.set_xticks([x + 0.5 for x in range(len(events))], [event.replace("_", " ") for event in events])
+    axes.set_yticks([y + 0.5 for y in range(len(labels))], labels)
+    axes.xaxis.tick_top()
+    axes.tick_params(length=0)
+    for spine in axes.spines.values():
+        spine.set_visible(False)
+    axes.set_title("Still logged in after…", pad=28)
+    return _save(figure, out / "restart.png")
+
+
+def http_bench(rows: list[dict], out: Path) -> Path:
+    """Requests per second per store and scenario, one panel per worker setting, the baseline as a line."""
+    runs = sorted({row["workers"] for row in rows})
+    figure, panels = plt.subplots(len(runs), 1, figsize=(9, 1.5 + 2.6 * len(runs)), squeeze=False)
+    for axes, workers in zip(panels[:, 0], runs, strict=True):
+        run = [row for row in rows if row["workers"] == workers]
+        baseline = next((row for row in run if row["scenario"] == "baseline"), None)
+        stores = list(dict.fromkeys(_label(row) for row in run if row["scenario"] != "baseline"))
+        scenarios = [s for s in SCENARIO_COLOURS if any(row["scenario"] == s for row in run)]
+        height = 0.8 / max(1, len(scenarios))
+        for i, scenario in enumerate(scenarios):
+            for y, store in enumerate(stores):
+                row = next((r for r in run if r["scenario"] == scenario and _label(r) == store), None)
+                if row is None:
+                    continue
+                position = y + (i - (len(scenarios) - 1) / 2) * height
+                axes.barh(
+                    position,
+                    row["requests_per_s"],
+                    height,
+                    color=SCENARIO_COLOURS[scenario],
+                    label=scenario.replace("_", " ") if y == 0 else None,
+                )
+                ratio = row.get("ratio_to_baseline")
+                note = "" if ratio is None else f" ×{ratio:.2f}" if ratio >= 0.1 else f" ×{ratio:.3f}"
+                if row["errors"]:
+                    note += f"  {row['error_rate']:.0%} refused"
+                axes.text(row["requests_per_s"], position, note, va="center", fontsize=8)
+        if baseline:
+            axes.axvline(
+                baseline["requests_per_s"],
+                color="#1d2330",
+                linestyle="--",
+                linewidth=1,
+                label=f"baseline {baseline['requests_per_s']:.0f}/s",
+            )
+        axes.set_yticks(range(len(stores)), stores)
+        axes.invert_yaxis()
+        axes.set_xlabel("requests per second (median of runs)")
+        axes.set_title(f"gunicorn, {workers} worker process{'es' if workers > 1 else ''}")
+        axes.legend(loc="lower right", fontsize=8)
+        axes.margins(x=0.25)
+    figure.tight_layout()
+    return _save(figure, out / "bench_http.png")
+
+
+def store_ops(rows: list[dict], out: Path) -> Path:
+    """µs per load and save through each store object: p50 bars, p99 as a tick."""
+    stores = list(dict.fromkeys(_label(row) for row in rows))
+    figure, axes = plt.subplots(figsize=(9, 1.2 + 0.6 * len(stores)))
+    for i, (operation, colour) in enumerate((("load", "#2457c5"), ("save", "#d97706"))):
+        for y, store in enumerate(stores):
+            row = next((r for r in rows if _label(r) == store and r["operation"] == operation), None)
+            if row is None:
+                continue
+            position = y + (i - 0.5) * 0.4
+            axes.barh(position, row["p50_us"], 0.4, color=colour, label=f"{operation} p50" if y == 0 else None)
+            axes.plot(
+                row["p99_us"],
+                position,
+                marker="|",
+                markersize=12,
+                color="#1d2330",
+                label="p99" if y == 0 and i == 0 else None,
+            )
+    axes.set_xscale("log")
+    axes.set_yticks(range(len(stores)), stores)
+    axes.invert_yaxis()
+    axes.set_xlabel("µs per operation (log scale)")
+    axes.set_title("The store alone, without HTTP")
+    axes.legend(loc="lower right", fontsize=8)
+    return _save(figure, out / "bench_store.png")
+
+
+def scale(rows: list[dict], out: Path) -> Path:
+    """Lookup p50 against the number of sessions stored, one line per store."""
+    measured = [row for row in rows if "p50_us" in row]
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    for colour, store in zip(STORE_COLOURS, dict.fromkeys(_label(row) for row in measured), strict=False):
+        points = sorted((r["sessions"], r["p50_us"]) for r in measured if _label(r) == store)
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", color=colour, label=store)
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("sessions stored")
+    axes.set_ylabel("µs per lookup, p50 (log scale)")
+    axes.set_title("Lookups as the store fills up")
+    axes.legend(fontsize=8)
+    axes.grid(True, which="major", alpha=0.3)
+    return _save(figure, out / "bench_scale.png")
+
+
+def bench_charts(data: dict, out: Path) -> list[Path]:
+    """Every bench chart for which there are figures."""
+    drawn = []
+    if data.get("bench"):
+        drawn.append(http_bench(data["bench"], out))
+    if data.get("bench_store"):
+        drawn.append(store_ops(data["bench_store"], out))
+    if any("p50_us" in row for row in data.get("bench_scale", [])):
+        drawn.append(scale(data["bench_scale"], out))
+    return drawn

@@ -1,0 +1,138 @@
+"""What the lab commands print: a progress bar while they run, and their results as tables (rich)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+CELLS = {True: "[green]kept[/]", False: "[bold red]lost[/]", None: "[dim]n/a[/]"}
+
+
+def console() -> Console:
+    """A console that keeps tables readable when the output is a file or a pipe."""
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        out.width = 140
+    return out
+
+
+@contextmanager
+def progress(out: Console, total: int, title: str) -> Iterator[Callable[[str, int], None]]:
+    """A progress bar; yields ``step(text, done)``: show what runs now, advance by what finished."""
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=out) as bar:
+        task = bar.add_task(title, total=total)
+
+        def step(text: str, done: int) -> None:
+            if text:
+                bar.update(task, description=text)
+            if done:
+                bar.advance(task, done)
+
+        yield step
+        bar.update(task, description=f"{title}: done")
+
+
+def _label(row: dict) -> str:
+    return f"{row['store']} ({row['variant']})" if row.get("variant") else row["store"]
+
+
+def restart_table(rows: list[dict], events: list[str]) -> Table:
+    """The matrix: one line per (mode, store), one column per event."""
+    table = Table(title="Still logged in after…")
+    table.add_column("mode")
+    table.add_column("store")
+    for event in events:
+        table.add_column(event.replace("_", " "), justify="center")
+    lines: dict[tuple[str, str], dict] = {}
+    for row in rows:
+        lines.setdefault((row["mode"], _label(row)), {})[row["event"]] = row["survived"]
+    for (mode, label), cells in lines.items():
+        table.add_row(mode, label, *(CELLS[cells.get(event)] for event in events))
+    return table
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}".replace(",", " ")
+
+
+def bench_table(rows: list[dict]) -> Table:
+    """HTTP figures with the ratio to the baseline of the same run."""
+    table = Table(title="HTTP under gunicorn (median of runs)")
+    for name, justify in (
+        ("workers", "right"),
+        ("scenario", "left"),
+        ("store", "left"),
+        ("req/s", "right"),
+        ("p50 ms", "right"),
+        ("p99 ms", "right"),
+        ("errors", "right"),
+        ("× baseline", "right"),
+    ):
+        table.add_column(name, justify=justify)
+    for row in rows:
+        errors = str(row["errors"]) if not row["errors"] else f"[red]{row['errors']} ({row['error_rate']:.0%})[/]"
+        table.add_row(
+            str(row["workers"]),
+            row["scenario"],
+            _label(row),
+            _number(row["requests_per_s"], 0),
+            _number(row["p50_ms"], 2),
+            _number(row["p99_ms"], 2),
+            errors,
+            _number(row["ratio_to_baseline"], 2 if (row["ratio_to_baseline"] or 1) >= 0.1 else 3),
+        )
+    return table
+
+
+def store_table(rows: list[dict]) -> Table:
+    """µs per load and save through the store objects."""
+    table = Table(title="The store alone, µs per operation")
+    for name in ("store", "operation", "p50 µs", "p99 µs", "ops"):
+        table.add_column(name, justify="left" if name in ("store", "operation") else "right")
+    for row in rows:
+        table.add_row(_label(row), row["operation"], _number(row["p50_us"]), _number(row["p99_us"]), str(row["ops"]))
+    return table
+
+
+def scale_table(rows: list[dict]) -> Table:
+    """Lookups with more and more sessions stored."""
+    table = Table(title="Lookups as the store fills up")
+    for name in ("store", "sessions", "p50 µs", "p99 µs", "note"):
+        table.add_column(name, justify="left" if name in ("store", "note") else "right")
+    for row in rows:
+        table.add_row(
+            _label(row),
+            _number(row["sessions"], 0),
+            _number(row.get("p50_us")),
+            _number(row.get("p99_us")),
+            row.get("skipped", f"filled in {row['fill_s']:.1f} s" if "fill_s" in row else ""),
+        )
+    return table
+
+
+def memory_table(rows: list[dict]) -> Table:
+    """Memory per session, measured with 10 000 sessions."""
+    count = rows[0]["sessions"] if rows else 0
+    table = Table(title=f"Memory for {_number(count, 0)} sessions")
+    for name in ("store", "sessions", "MB", "bytes/session", "measured with"):
+        table.add_column(name, justify="right" if name in ("sessions", "MB", "bytes/session") else "left")
+    for row in rows:
+        table.add_row(
+            _label(row),
+            _number(row["sessions"], 0),
+            _number(row["bytes"] / 1e6, 2),
+            _number(row["bytes_per_session"], 0),
+            row["method"],
+        )
+    return table

@@ -1,0 +1,50 @@
+"""results.json: where the lab commands leave their figures and the /compare page finds them.
+
+Standard library only, so the page can read results without importing any of
+the lab's measuring or plotting code. One file holds both experiments; each
+command replaces its own keys and keeps the other's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+RESULTS_FILE = "results.json"
+#: The keys each command owns; the other command's keys are kept when it writes.
+RESTART_KEYS = ("restart", "restart_run")
+BENCH_KEYS = ("bench", "bench_store", "bench_scale", "bench_memory", "machine", "settings", "bench_run")
+
+
+def results_dir(instance_path: str | Path) -> Path:
+    """The default --out: instance/results/, which /compare reads."""
+    return Path(instance_path) / "results"
+
+
+def load(directory: str | Path) -> dict:
+    """The results in ``directory``, or {} when there are none (or the file is unreadable)."""
+    try:
+        with open(Path(directory) / RESULTS_FILE, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def update(directory: str | Path, new: dict) -> Path:
+    """Merge ``new`` into results.json (other keys kept), written atomically so the page never reads half a file."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    data = {**load(directory), **new}
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".results-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+        os.replace(temporary, directory / RESULTS_FILE)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return directory / RESULTS_FILE

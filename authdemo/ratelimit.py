@@ -1,0 +1,121 @@
+"""Failed logins limited per account and per client address, counted in the shared store.
+
+Only failures count (the form shown again), so a user who types the password
+right is never slowed down, while guessing stops after a few tries: further
+POSTs to /login get 429 with Retry-After, even with the right password, until
+the window moves on. The account key is the submitted name, whether or not
+such an account exists, so the 429 says nothing about which accounts exist.
+Counts live in Redis or Memcached when sessions do, so every app instance
+counts together; with the other stores each process counts alone.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from .settings import Settings
+
+# Endpoint → the statuses that mean "wrong credentials" (the login form answers 200 with an error,
+# the token endpoint 401).
+LOGIN_ENDPOINTS = {"auth.login": (200,), "api.token": (401,)}
+MESSAGE = "Too many failed login attempts. Wait a little before trying again."
+
+
+def _account_key() -> str:
+    """The account name as typed (trimmed, case-folded): existing or not, it counts the same."""
+    username = request.form.get("username")
+    if username is None:  # the API sends JSON
+        body = request.get_json(silent=True)
+        username = body.get("username") if isinstance(body, dict) else None
+    return "account:" + (username if isinstance(username, str) else "").strip().casefold()[:64]
+
+
+def _address_key() -> str:
+    """The client address; behind nginx it is real only with AUTHDEMO_PROXY_HOPS set."""
+    return "address:" + (get_remote_address() or "")
+
+
+def _storage(settings: Settings, app: Flask) -> tuple[str, dict, object | None]:
+    """The storage URI and options, reusing the session store's client when both are the same server.
+
+    Returns the client authdemo opened for the limiter (closed by :func:`close`), or None.
+    """
+    from .clients import memcached_client, redis_client
+
+    uri = settings.login_limit_storage
+    manager = app.extensions.get("authdemo_sessions")  # absent in jwt mode
+    store = manager.store if manager is not None else None
+    if uri.startswith(("redis://", "rediss://", "unix://")):
+        client = getattr(store, "client", None) if uri == settings.redis_url else None
+        owned = None
+        if client is None:
+            client = owned = redis_client(uri, settings.store_timeout)
+        # Flask-Limiter picks its backend by scheme; the pool carries the real address.
+        scheme = "redis+unix://" if uri.startswith("unix://") else uri
+        return scheme, {"connection_pool": client.connection_pool}, owned
+    if uri.startswith("memcached://"):
+        from .settings import _memcached_servers
+
+        servers = _memcached_servers({"AUTHDEMO_MEMCACHED_SERVERS": uri.removeprefix("memcached://")})
+        client = getattr(store, "client", None) if servers == settings.memcached_servers else None
+        owned = None
+        if client is None:
+            client = owned = memcached_client(servers, settings.store_timeout)
+        # One thread-safe pooled client, instead of limits' default of one client per thread.
+        return uri, {"client_getter": lambda *_args, **_kwargs: client}, owned
+    return "memory://", {}, None
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Limit failed logins on the login endpoints (after their blueprints are registered)."""
+    limits = [
+        (settings.login_limit_account, _account_key),
+        (settings.login_limit_address, _address_key),
+    ]
+    limits = [(rate, key) for rate, key in limits if rate]
+    if not limits:
+        return
+    uri, options, owned = _storage(settings, app)
+    # Registered before the limiter's own hook, so it runs after it: Retry-After only on a 429.
+    app.after_request(_retry_after_only_on_429)
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=uri,
+        storage_options=options,
+        strategy="sliding-window-counter",  # no burst of twice the limit at a window's edge
+        key_prefix="authdemo:login-limit",
+        headers_enabled=True,
+        retry_after="delta-seconds",
+        # A store outage must not turn into 500s here: the session layer answers 503 for it.
+        swallow_errors=True,
+    )
+    app.extensions["authdemo_login_limiter"] = (limiter, owned)
+    for endpoint, failure_statuses in LOGIN_ENDPOINTS.items():
+        view = app.view_functions.get(endpoint)
+        if view is None:
+            continue
+
+        def failed(response: Response, statuses=failure_statuses) -> bool:
+            """Only wrong credentials count, so a user who types the password right is never held back."""
+            return request.method == "POST" and response.status_code in statuses
+
+        for rate, key in limits:
+            view = limiter.limit(rate, key_func=key, methods=["POST"], deduct_when=failed, error_message=MESSAGE)(view)
+        app.view_functions[endpoint] = view
+
+
+def _retry_after_only_on_429(response: Response) -> Response:
+    """Retry-After means "refused, come back later": on a form shown again it would only confuse."""
+    if response.status_code != 429:
+        response.headers.pop("Retry-After", None)
+    return response
+
+
+def close(app: Flask) -> None:
+    """Close the connection pool the limiter opened for itself, if any (tests, shutdown)."""
+    limiter, owned = app.extensions.get("authdemo_login_limiter", (None, None))
+    if owned is not None:
+        owned.close()
