@@ -11,7 +11,7 @@ from .forms import ConfirmForm
 from .sessions import get_manager
 from .sessions.interface import decode
 from .tokens import get_service
-from .tokens.browser import ACCESS_COOKIE
+from .tokens.browser import cookie_names
 from .tokens.tamper import TAMPERS, tamper
 from .tokens.verify import InvalidToken, unverified_parts
 
@@ -94,7 +94,7 @@ def revoke(handle: str):
 
 def _current_access_token() -> str:
     pair = g.get("new_pair")
-    return pair.access_token if pair is not None else request.cookies.get(ACCESS_COOKIE, "")
+    return pair.access_token if pair is not None else request.cookies.get(cookie_names()[0], "")
 
 
 def _token_account(tampered: str | None = None, tamper_choice: str | None = None, verdict: str | None = None):
@@ -108,7 +108,8 @@ def _token_account(tampered: str | None = None, tamper_choice: str | None = None
         parts=parts,
         header=header,
         payload=payload,
-        token_size=len(ACCESS_COOKIE) + 1 + len(token),
+        cookie_name=cookie_names()[0],
+        token_size=len(cookie_names()[0]) + 1 + len(token),
         cookie_limit=COOKIE_LIMIT,
         seconds_left=max(0, payload["exp"] - int(time.time())),
         algorithm=get_service().keys.algorithm,

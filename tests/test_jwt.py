@@ -378,3 +378,21 @@ def test_token_store_outage_is_a_503_naming_it(make_app):
         server.restart()
         assert Api(app).me(pair["access_token"]).status_code == 200
         assert browser.is_logged_in()
+
+
+def test_production_token_cookies_are_secure_with_the_host_prefix(make_app):
+    app = make_app("jwt:memory", AUTHDEMO_ENV="production")
+    client = app.test_client()
+    page = client.get("/login", base_url="https://localhost")
+    token = page.get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    response = client.post(
+        "/login",
+        data={"username": "alice", "password": "alice-password", "csrf_token": token},
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/login"},
+    )
+    assert response.status_code == 302
+    cookies = {h.split("=", 1)[0]: h for h in response.headers.getlist("Set-Cookie")}
+    for name in ("__Host-authdemo_access", "__Host-authdemo_refresh"):
+        assert "Secure" in cookies[name] and "Path=/" in cookies[name] and "Domain" not in cookies[name]
+    assert client.get("/account", base_url="https://localhost").status_code == 200

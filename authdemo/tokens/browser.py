@@ -22,6 +22,14 @@ from .verify import InvalidToken
 
 ACCESS_COOKIE = "authdemo_access"
 REFRESH_COOKIE = "authdemo_refresh"
+
+
+def cookie_names() -> tuple[str, str]:
+    """The access and refresh cookie names; in production with the __Host- prefix (Secure, Path=/, no Domain)."""
+    prefix = "__Host-" if current_app.config["SESSION_COOKIE_SECURE"] else ""
+    return prefix + ACCESS_COOKIE, prefix + REFRESH_COOKIE
+
+
 # Pages that must answer without checking tokens (they report on the stores).
 TOKEN_FREE_ENDPOINTS = {"main.healthz", "static"}
 
@@ -127,14 +135,15 @@ def _authenticate() -> None:
     if request.endpoint in TOKEN_FREE_ENDPOINTS or request.path.startswith("/api/"):
         return
     service: TokenService = current_app.extensions["authdemo_tokens"]
-    access = request.cookies.get(ACCESS_COOKIE)
+    access_name, refresh_name = cookie_names()
+    access = request.cookies.get(access_name)
     if access:
         try:
             g.access_claims = service.verify(access, "access")
             return
         except InvalidToken:
             pass
-    refresh = request.cookies.get(REFRESH_COOKIE)
+    refresh = request.cookies.get(refresh_name)
     if refresh:
         try:
             _use_pair(service.refresh(refresh, load_subject))
@@ -153,15 +162,16 @@ def _load_user_from_token(_request) -> TokenUser | None:
 def _set_cookies(response: Response) -> Response:
     """Write the new tokens, or drop dead ones, after the page is built."""
     secure = bool(current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+    access_name, refresh_name = cookie_names()
     pair: TokenPair | None = g.get("new_pair")
     if g.get("clear_token_cookies") and pair is None:
-        response.delete_cookie(ACCESS_COOKIE, httponly=True, secure=secure, samesite="Lax")
-        response.delete_cookie(REFRESH_COOKIE, httponly=True, secure=secure, samesite="Lax")
+        response.delete_cookie(access_name, httponly=True, secure=secure, samesite="Lax")
+        response.delete_cookie(refresh_name, httponly=True, secure=secure, samesite="Lax")
     elif pair is not None:
         now = pair.access_claims["iat"]
         for name, token, claims in (
-            (ACCESS_COOKIE, pair.access_token, pair.access_claims),
-            (REFRESH_COOKIE, pair.refresh_token, pair.refresh_claims),
+            (access_name, pair.access_token, pair.access_claims),
+            (refresh_name, pair.refresh_token, pair.refresh_claims),
         ):
             response.set_cookie(
                 name, token, max_age=claims["exp"] - now, httponly=True, secure=secure, samesite="Lax", path="/"
@@ -173,11 +183,11 @@ def init_app(app: Flask, service: TokenService) -> None:
     """Swap the session store for token cookies; Flask's signed cookie keeps only the CSRF secret."""
     from ..extensions import login_manager
 
-    app.config["SESSION_COOKIE_NAME"] = "authdemo_csrf"
+    app.config["SESSION_COOKIE_NAME"] = ("__Host-" if app.config["SESSION_COOKIE_SECURE"] else "") + "authdemo_csrf"
     app.extensions["authdemo_sessions"] = BrowserTokens(service)
     app.before_request(_authenticate)
     app.after_request(_set_cookies)
     login_manager.request_loader(_load_user_from_token)
 
 
-__all__ = ["init_app", "BrowserTokens", "TokenUser", "ACCESS_COOKIE", "REFRESH_COOKIE"]
+__all__ = ["init_app", "BrowserTokens", "TokenUser", "cookie_names"]
