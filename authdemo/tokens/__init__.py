@@ -87,17 +87,17 @@ def get_service(app: Flask | None = None) -> TokenService:
 
 def load_subject(user_id: str) -> Subject | None:
     """Roles and permissions as the database holds them now (at login and at every refresh)."""
-    from ..models import User
+    from ..models import load_identity
 
     try:
-        user = User.load(int(user_id))
+        identity = load_identity(int(user_id))
     except (TypeError, ValueError):
         return None
-    if user is None:
+    if identity is None:
         return None
     return Subject(
-        user_id=str(user.id),
-        username=user.username,
-        roles=sorted(role.name for role in user.roles),
-        permissions=sorted(user.permission_names),
+        user_id=identity.id,
+        username=identity.username,
+        roles=list(identity.role_names),
+        permissions=sorted(identity.permission_names),
     )

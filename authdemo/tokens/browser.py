@@ -9,12 +9,12 @@ pair; when the refresh token has expired too, the visitor is logged out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import Flask, Response, current_app, g, request
-from flask_login import UserMixin, logout_user
+from flask_login import logout_user
 
+from ..models import Identity
 from ..sessions.manager import SessionInfo
 from . import load_subject
 from .service import TokenPair, TokenService
@@ -34,24 +34,14 @@ def cookie_names() -> tuple[str, str]:
 TOKEN_FREE_ENDPOINTS = {"main.healthz", "static"}
 
 
-@dataclass
-class TokenUser(UserMixin):
+def identity_from_claims(claims: dict) -> Identity:
     """The logged-in user as the access token describes them: no database read per request."""
-
-    id: str
-    username: str
-    role_names: list[str]
-    permission_names: set[str]
-    claims: dict
-
-    def can(self, permission: str) -> bool:
-        """Whether the token grants the permission."""
-        return permission in self.permission_names
-
-    @classmethod
-    def from_claims(cls, claims: dict) -> TokenUser:
-        """Build the user from verified claims."""
-        return cls(claims["sub"], claims["username"], list(claims["roles"]), set(claims["permissions"]), claims)
+    return Identity(
+        id=claims["sub"],
+        username=claims["username"],
+        role_names=tuple(claims["roles"]),
+        permission_names=frozenset(claims["permissions"]),
+    )
 
 
 class BrowserTokens:
@@ -154,9 +144,9 @@ def _authenticate() -> None:
         g.clear_token_cookies = True
 
 
-def _load_user_from_token(_request) -> TokenUser | None:
+def _load_user_from_token(_request) -> Identity | None:
     claims = g.get("access_claims")
-    return TokenUser.from_claims(claims) if claims else None
+    return identity_from_claims(claims) if claims else None
 
 
 def _set_cookies(response: Response) -> Response:
@@ -190,4 +180,4 @@ def init_app(app: Flask, service: TokenService) -> None:
     login_manager.request_loader(_load_user_from_token)
 
 
-__all__ = ["init_app", "BrowserTokens", "TokenUser", "cookie_names"]
+__all__ = ["init_app", "BrowserTokens", "identity_from_claims", "cookie_names"]
