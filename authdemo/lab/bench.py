@@ -23,8 +23,10 @@ ROWS: dict[str, Callable[[Lab], Deployment]] = {
     "sqlalchemy": deployments.sqlalchemy_sqlite,
     "sqlalchemy-postgres": deployments.sqlalchemy_postgres,
     "cookie": deployments.cookie,
+    "jwt": deployments.jwt_sqlalchemy,
+    "jwt-redis": deployments.jwt_redis,
 }
-DEFAULT_BACKENDS = ("memory", "redis", "memcached", "sqlalchemy", "cookie")
+DEFAULT_BACKENDS = ("memory", "redis", "memcached", "sqlalchemy", "cookie", "jwt", "jwt-redis")
 
 #: scenario → the route it loads (on the compare blueprint), or None for the login form.
 PATHS: dict[str, str | None] = {

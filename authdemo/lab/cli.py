@@ -14,7 +14,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 SESSION_STORES = ("memory", "redis", "memcached", "sqlalchemy", "cookie")
-BENCH_STORES = (*SESSION_STORES, "sqlalchemy-postgres")
+RESTART_ROWS = (*SESSION_STORES, "jwt")
+BENCH_STORES = (*SESSION_STORES, "jwt", "jwt-redis", "sqlalchemy-postgres")
+BENCH_DEFAULT = (*SESSION_STORES, "jwt", "jwt-redis")
 
 
 def _backends(allowed: tuple[str, ...]):
@@ -47,10 +49,10 @@ def _lab_errors(run):
 @click.command("compare-restart")
 @click.option(
     "--backends",
-    default=",".join(SESSION_STORES),
+    default=",".join(RESTART_ROWS),
     show_default=True,
-    callback=_backends(SESSION_STORES),
-    help="Comma-separated session stores to test.",
+    callback=_backends(RESTART_ROWS),
+    help="Comma-separated session stores to test (jwt: JWT mode with each token store).",
 )
 @click.option(
     "--out", type=click.Path(file_okay=False), help="Where results.json and restart.png go [instance/results/]."
@@ -66,10 +68,11 @@ def compare_restart_command(backends: list[str], out: str | None):
 @click.command("bench")
 @click.option(
     "--backends",
-    default=",".join(SESSION_STORES),
+    default=",".join(BENCH_DEFAULT),
     show_default=True,
     callback=_backends(BENCH_STORES),
-    help="Comma-separated session stores to measure (sqlalchemy-postgres: the sqlalchemy store on PostgreSQL).",
+    help="Comma-separated stores to measure (jwt: JWT mode, revocations in SQLite; jwt-redis: in Redis; "
+    "sqlalchemy-postgres: the sqlalchemy store on PostgreSQL).",
 )
 @click.option("--quick", is_flag=True, help="2 s × 3 runs per figure and up to 100 000 sessions (under 5 minutes).")
 @click.option(

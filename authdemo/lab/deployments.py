@@ -206,3 +206,52 @@ def cookie(lab: Lab) -> Deployment:
         "cookie",
         no_server="no store server: the session travels in the browser's signed cookie",
     )
+
+
+# -- JWT mode: the same browser, tokens in cookies; the store holds only revocations ----------
+
+
+def _jwt(
+    lab: Lab,
+    token_store: str,
+    variant: str,
+    env: dict[str, str],
+    server: ManagedServer | None = None,
+    no_server: str = "",
+) -> Deployment:
+    # A long access token: the load generator replays one cookie for minutes, and a silent refresh
+    # would rotate the refresh token under it (its next replay would count as reuse).
+    base = {
+        "AUTHDEMO_TOKEN_STORE": token_store,
+        "AUTHDEMO_SESSION_BACKEND": "memory",
+        "AUTHDEMO_JWT_ACCESS_TTL": "3600",
+    }
+    return lab.deployment("jwt", token_store, variant, {**base, **env}, server=server, no_server=no_server)
+
+
+def jwt_memory(lab: Lab) -> Deployment:
+    """Revocations in the app process."""
+    return _jwt(lab, "memory", "tokens", {}, no_server="no store server: revocations are a dict in the app process")
+
+
+def jwt_redis(lab: Lab) -> Deployment:
+    """Revocations in Redis with its append-only file."""
+    server = lab.server("redis-aof", lambda: RedisServer(appendonly=True))
+    return _jwt(lab, "redis", "tokens, AOF", {"AUTHDEMO_REDIS_URL": server.url}, server=server)
+
+
+def jwt_memcached(lab: Lab) -> Deployment:
+    """Revocations in Memcached."""
+    server = lab.server("memcached", RoomyMemcached)
+    return _jwt(lab, "memcached", "tokens", {"AUTHDEMO_MEMCACHED_SERVERS": server.servers}, server=server)
+
+
+def jwt_sqlalchemy(lab: Lab) -> Deployment:
+    """Revocations in the app's database (the default token store), SQLite here."""
+    return _jwt(
+        lab,
+        "sqlalchemy",
+        "tokens, SQLite",
+        {},
+        no_server="no database server: SQLite is a file in the app's instance folder",
+    )

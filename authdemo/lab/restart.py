@@ -24,6 +24,7 @@ ROWS: dict[str, tuple[Callable[[Lab], Deployment], ...]] = {
     "memcached": (deployments.memcached,),
     "sqlalchemy": (deployments.sqlalchemy_server,),
     "cookie": (deployments.cookie,),
+    "jwt": (deployments.jwt_memory, deployments.jwt_redis, deployments.jwt_memcached, deployments.jwt_sqlalchemy),
 }
 
 Outcome = tuple[bool | None, str]  # survived (None: does not apply), what was observed
@@ -101,12 +102,35 @@ def second_instance(trial: Trial) -> Outcome:
     return survived, f"a second gunicorn with the same variables (port {other.port}) served the request; {answer}"
 
 
+def revocation_after_restart(trial: Trial) -> Outcome:
+    """Log out, keep a copy of the cookies taken before, restart the app: is the copy still refused?
+
+    Here "kept" means the revocation was kept. A session store ends the login
+    by deleting the session; a JWT is ended only by the deny list, and a deny
+    list in the app's memory is gone after a restart: the stolen token works
+    again until it expires.
+    """
+    visitor = trial.fresh_login()
+    stolen = dict(visitor.cookies)
+    visitor.logout(trial.app.url)
+    thief = trial.deployment.client()
+    thief.cookies = dict(stolen)
+    refused_before, _ = thief.logged_in(trial.app.url)
+    if refused_before:
+        raise LabError(f"{trial.deployment.label}: a copy of the cookies still worked right after logout")
+    thief.cookies = dict(stolen)
+    trial.app.restart()
+    still_in, answer = thief.logged_in(trial.app.url)
+    return not still_in, f"logged out, app restarted, the pre-logout cookies replayed: {answer}"
+
+
 #: event name → what it does, in the order the experiment applies them.
 EVENTS: dict[str, Callable[[Trial], Outcome]] = {
     "app_restart": app_restart,
     "store_restart": store_restart,
     "secret_rotation": secret_rotation,
     "second_instance": second_instance,
+    "revocation_after_restart": revocation_after_restart,
 }
 
 

@@ -268,13 +268,23 @@ def _stop_leftovers():
 
 
 class RedisServer(ManagedServer):
-    """redis-server; appendonly=True fsyncs every write so data survives restart() and kill()."""
+    """redis-server; appendonly=True fsyncs every write so data survives restart() and kill().
+
+    cluster=True starts a Redis Cluster node (not yet part of a cluster: see
+    create_redis_cluster). Its cluster bus gets a free port of its own (the
+    default, port + 10000, may be taken or above 65535), its nodes.conf lives
+    in the temp dir so restart() rejoins, a node is declared failed after 1 s,
+    and the other nodes keep serving their slots meanwhile
+    (cluster-require-full-coverage no).
+    """
 
     name = "redis"
 
-    def __init__(self, appendonly: bool = False):
+    def __init__(self, appendonly: bool = False, cluster: bool = False):
         self.binary = which_or_raise("redis-server", "redis-server")
         self.appendonly = appendonly
+        self.cluster = cluster
+        self.bus_port = free_port() if cluster else None
         super().__init__()
 
     @property
@@ -301,6 +311,23 @@ class RedisServer(ManagedServer):
             "--save",
             "",
             *persistence,
+            *self._cluster_options(),
+        ]
+
+    def _cluster_options(self) -> list:
+        if not self.cluster:
+            return []
+        return [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-port",
+            str(self.bus_port),
+            "--cluster-node-timeout",
+            "1000",
+            "--cluster-require-full-coverage",
+            "no",
         ]
 
     def ping(self):
@@ -479,3 +506,117 @@ def _postgres_account():
         return pwd.getpwnam("postgres")
     except KeyError:
         raise MissingBinary("postgres system user", "postgresql") from None
+
+
+def _redis_reply(port, *args) -> str:
+    """Send one command to a local redis-server over RESP; its (bulk) string reply, or "" if it does not answer."""
+    request = f"*{len(args)}\r\n" + "".join(f"${len(arg)}\r\n{arg}\r\n" for arg in args)
+    data = b""
+    try:
+        with socket.create_connection((HOST, port), timeout=1) as sock:
+            sock.sendall(request.encode())
+            while chunk := sock.recv(65536):
+                data += chunk
+                header, sep, rest = data.partition(b"\r\n")
+                if not sep:
+                    continue
+                if not header.startswith(b"$"):
+                    return header.decode()  # +simple string or -error
+                length = int(header[1:])
+                if length < 0 or len(rest) >= length + 2:
+                    return rest[: max(length, 0)].decode()
+    except OSError:
+        pass
+    return ""
+
+
+class RedisClusterServers:
+    """A Redis Cluster of RedisServer(cluster=True) nodes on loopback ports, every node a primary (no replicas).
+
+    start() starts the nodes, joins them with ``redis-cli --cluster create``
+    (slots split evenly) and waits until every node says cluster_state:ok.
+    Stop, kill or restart one node through ``nodes``; wait_ok() after a restart.
+    """
+
+    def __init__(self, size: int = 3, appendonly: bool = True):
+        self.cli = which_or_raise("redis-cli", "redis-tools")
+        self.nodes = [RedisServer(appendonly=appendonly, cluster=True) for _ in range(size)]
+
+    @property
+    def url(self) -> str:
+        """AUTHDEMO_REDIS_URL for this cluster."""
+        return "redis+cluster://" + ",".join(f"{HOST}:{node.port}" for node in self.nodes)
+
+    def start(self):
+        """Start every node and form the cluster; never leaves half a cluster running."""
+        try:
+            for node in self.nodes:
+                node.start()
+            addresses = [f"{HOST}:{node.port}" for node in self.nodes]
+            result = subprocess.run(
+                [self.cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+                check=False,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            if result.returncode != 0:
+                raise RuntimeError(f"redis-cli --cluster create failed:\n{result.stdout}\n{result.stderr}")
+            self.wait_ok()
+        except BaseException:
+            self.cleanup()
+            raise
+        return self
+
+    def node_failed_seen(self, node) -> bool:
+        """Whether every other running node has flagged ``node`` as failed (FAIL, not just suspected)."""
+        others = [other for other in self.nodes if other is not node and other.is_running()]
+        return bool(others) and all(_flag_of(other.port, node.port, "fail") for other in others)
+
+    def healthy(self) -> bool:
+        """Every node running, cluster_state:ok everywhere, and no node flagged failing by any other."""
+        for node in self.nodes:
+            if not node.is_running() or "cluster_state:ok" not in _redis_reply(node.port, "CLUSTER", "INFO"):
+                return False
+            table = _redis_reply(node.port, "CLUSTER", "NODES")
+            if not table or "fail" in table:  # "fail" or "fail?" in someone's flags
+                return False
+        return True
+
+    def wait_ok(self, timeout: float = 20.0):
+        """Poll until healthy(), or raise RuntimeError with each node's view."""
+        deadline = time.monotonic() + timeout
+        while not self.healthy():
+            if time.monotonic() > deadline:
+                views = "\n".join(_redis_reply(node.port, "CLUSTER", "NODES") for node in self.nodes)
+                raise RuntimeError(f"Redis Cluster not healthy within {timeout}s:\n{views}")
+            time.sleep(0.1)
+
+    def wait_failed(self, node, timeout: float = 20.0):
+        """Poll until the other nodes have flagged ``node`` as failed (after the node timeout, 1 s)."""
+        deadline = time.monotonic() + timeout
+        while not self.node_failed_seen(node):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{node!r} not flagged as failed within {timeout}s")
+            time.sleep(0.1)
+
+    def cleanup(self):
+        """Stop every node and delete their temp dirs."""
+        for node in self.nodes:
+            node.cleanup()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.cleanup()
+
+
+def _flag_of(asking_port, port, flag) -> bool:
+    """Whether the node on ``asking_port`` lists the node on ``port`` with ``flag`` among its flags."""
+    for line in _redis_reply(asking_port, "CLUSTER", "NODES").splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[1].split("@")[0].endswith(f":{port}"):
+            return flag in fields[2].split(",")
+    return False

@@ -234,18 +234,47 @@ def step_count(count: int, settings: BenchSettings) -> int:
     return count * (2 + len(settings.scale_sizes))
 
 
+def token_ops(deployment: Deployment, settings: BenchSettings) -> list[dict]:
+    """µs per access-token check: the signature alone, then with the token store's revocation lookup."""
+    from ..tokens import get_service, load_subject
+    from ..tokens.verify import verify
+
+    with in_process_app(deployment.env) as app, app.app_context():
+        service = get_service(app)
+        token = service.issue(load_subject("1")).access_token
+        keys, algorithm = service.keys.verification_keys, service.keys.algorithm
+        tokens = [token] * settings.store_ops
+        service.verify(token, "access")  # connections opened before anything is timed
+        return [
+            {
+                **_labels(deployment),
+                "operation": "verify signature",
+                **_timed(lambda t: verify(t, algorithm=algorithm, keys=keys, expected_type="access"), tokens),
+            },
+            {
+                **_labels(deployment),
+                "operation": "verify + revocation check",
+                **_timed(lambda t: service.verify(t, "access"), tokens),
+            },
+        ]
+
+
 def run_all(lab: Lab, chosen: Sequence[Deployment], settings: BenchSettings, on_step=lambda text, done: None) -> dict:
     """Store operations, memory footprint and scale for every deployment: results.json's three store keys."""
     ops, memory, scaled = [], [], []
     for deployment in chosen:
         on_step(f"store alone: {deployment.label}", 0)
-        ops.extend(store_ops(deployment, settings))
+        ops.extend(token_ops(deployment, settings) if deployment.mode == "jwt" else store_ops(deployment, settings))
         on_step("", 1)
+        if deployment.mode == "jwt":  # no sessions to count or to fill: the token holds the state
+            on_step("", 1 + len(settings.scale_sizes))
+            continue
         on_step(f"memory per {settings.memory_sessions:,} sessions: {deployment.label}".replace(",", " "), 0)
         footprint = memory_footprint(deployment, settings)
         if footprint is not None:
             memory.append(footprint)
         on_step("", 1)
     for deployment in chosen:  # last: the fills leave the stores full
-        scaled.extend(scale(deployment, settings, on_step))
+        if deployment.mode == "session":
+            scaled.extend(scale(deployment, settings, on_step))
     return {"bench_store": ops, "bench_memory": memory, "bench_scale": scaled}

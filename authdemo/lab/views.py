@@ -14,12 +14,13 @@ from . import results
 
 bp = Blueprint("compare", __name__)
 
-EVENTS = ("app_restart", "store_restart", "secret_rotation", "second_instance")
+EVENTS = ("app_restart", "store_restart", "secret_rotation", "second_instance", "revocation_after_restart")
 EVENT_TITLES = {
     "app_restart": "app restart",
     "store_restart": "store restart",
     "secret_rotation": "new secret key",
     "second_instance": "second app instance",
+    "revocation_after_restart": "logout still holds after an app restart",
 }
 #: Why each row of the matrix comes out as it does, in a sentence.
 WHY = {
@@ -32,6 +33,9 @@ WHY = {
     "sqlalchemy": "The sessions are rows in a database, which is made to outlive every restart, its own included.",
     "cookie": "The whole session travels in the browser, signed with the secret key: any process with the same "
     "key accepts it, and a new key makes every cookie a forgery. A signed cookie is only as durable as its secret.",
+    "jwt": "A JWT needs no lookup until you want to revoke it: every process with the key accepts it, through "
+    "restarts of anything but the key. Logout lives in the deny list, so the token store decides whether a "
+    "revoked token stays revoked: in the app's memory it comes back to life at the next restart.",
 }
 SCENARIO_WHY = {
     "baseline": "A route that touches no session and no database: what the server and the framework cost alone.",

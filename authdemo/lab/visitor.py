@@ -128,6 +128,13 @@ class Visitor:
         if answer.status != 302 or "/login" in answer.location:
             raise LabError(f"POST /login answered {answer.status} {answer.location!r}, not a redirect home")
 
+    def logout(self, base_url: str) -> None:
+        """Press the header's log-out button (a POST with the page's CSRF token)."""
+        page = self.request(base_url, "GET", "/")
+        answer = self.request(base_url, "POST", "/logout", {"csrf_token": csrf_token(page.body)})
+        if answer.status != 302:
+            raise LabError(f"POST /logout answered {answer.status}")
+
     def logged_in(self, base_url: str) -> tuple[bool, str]:
         """Whether GET /account is served (True) or redirects to the login form (False), and what it answered."""
         answer = self.request(base_url, "GET", "/account")
