@@ -26,6 +26,7 @@ RUN pip install -r requirements.txt
 # Only what runs: no tests, no instance/ or secrets/ (.dockerignore keeps them out of the context too).
 COPY app.py ./
 COPY authdemo/ authdemo/
+COPY migrations/ migrations/
 COPY templates/ templates/
 COPY static/ static/
 COPY config/gunicorn.conf.py config/

@@ -32,9 +32,10 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app.extensions["authdemo_settings"] = settings
 
     from . import account, admin, auth, cli, errors, main, models, rbac, sessions, tokens
-    from .extensions import csrf, db, login_manager
+    from .extensions import csrf, db, login_manager, migrate
 
     db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))  # `flask db …`; init-db upgrades
     _tune_database(app)
     if settings.auth_mode == "session":
         sessions.init_app(app, settings)  # before CSRF: an outage must answer 503 first

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from alembic.util import CommandError
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
@@ -12,6 +13,7 @@ from .extensions import db
 from .lab import cli as lab_cli
 from .models import User
 from .rbac import create_user, insert_roles, seed_demo
+from .schema import upgrade_database
 from .sessions import StoreUnavailable, get_manager
 from .tokens import get_service
 
@@ -22,17 +24,20 @@ sessions_cli = AppGroup("sessions", help="Inspect and clean up sessions.")
 @click.command("init-db")
 @with_appcontext
 def init_db_command():
-    """Create the tables and the default roles and permissions (idempotent)."""
-    db.create_all()
+    """Apply the migrations (upgrade to head), then the default roles and permissions (idempotent)."""
+    try:
+        click.echo(upgrade_database())
+    except CommandError as error:  # e.g. a database at a revision these migrations do not know
+        raise click.ClickException(f"migrations: {error}") from None
     insert_roles()
-    click.echo("Database ready: tables, roles admin/editor/viewer and their permissions.")
+    click.echo("Database ready: roles admin/editor/viewer and their permissions.")
 
 
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo_command():
     """Create the demo users alice (admin), bob (editor) and carol (viewer)."""
-    db.create_all()
+    upgrade_database()
     created = seed_demo()
     click.echo(f"Demo users created: {', '.join(created)}." if created else "Demo users already exist.")
 
