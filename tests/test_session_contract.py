@@ -119,11 +119,11 @@ def test_idle_session_expires_and_purge_cleans_up(make_app, backend, browser_for
 
 
 def test_activity_keeps_an_idle_timeout_session_alive(make_app, backend, browser_for):
-    app = make_app(backend, AUTHDEMO_SESSION_IDLE_TIMEOUT="3", AUTHDEMO_SESSION_TOUCH_INTERVAL="0")
+    app = make_app(backend, AUTHDEMO_SESSION_IDLE_TIMEOUT="2", AUTHDEMO_SESSION_TOUCH_INTERVAL="0")
     browser = browser_for(app)
     browser.login("alice")
-    for _ in range(4):  # 4 × 1 s of activity outlasts the 3 s idle timeout
-        time.sleep(1)
+    for _ in range(4):  # 4 × 0.7 s of activity outlasts the 2 s idle timeout
+        time.sleep(0.7)
         assert browser.is_logged_in()
 
 
