@@ -1,4 +1,4 @@
-"""Connections to Redis and Memcached, set up once the same way for sessions and tokens."""
+"""Connections to Redis (one server or a cluster) and Memcached, set up once the same way for sessions and tokens."""
 
 from __future__ import annotations
 
@@ -10,16 +10,32 @@ from pymemcache.client.hash import HashClient
 from pymemcache.client.retrying import RetryingClient
 from pymemcache.exceptions import MemcacheUnexpectedCloseError
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import ClusterError, RedisClusterException, SlotNotCoveredError, TryAgainError
 from redis.retry import Retry
 
+#: Everything redis-py raises; :func:`redis_is_down` tells an outage from a bug.
+REDIS_ERRORS = (redis.RedisError, RedisClusterException)
+_OUTAGES = (redis.ConnectionError, redis.TimeoutError, ClusterError, TryAgainError, SlotNotCoveredError)
 
-def redis_client(url: str, timeout: float) -> redis.Redis:
-    """A pooled Redis client that fails fast.
+
+def redis_client(url: str, timeout: float) -> redis.Redis | RedisCluster:
+    """A pooled Redis client that fails fast; a Redis Cluster client for a ``redis+cluster://`` URL.
 
     Short timeouts and a single immediate retry: a dead pooled connection
     after a Redis restart is replaced at once, while an outage becomes a
     quick 503 instead of requests piling up behind back-off sleeps.
     """
+    if url.startswith("redis+cluster://"):
+        from .settings import redis_cluster_address
+
+        address = redis_cluster_address(url)
+        return RedisCluster(
+            startup_nodes=[ClusterNode(host, port) for host, port in address.nodes],
+            username=address.username,
+            password=address.password,
+            **redis_cluster_options(timeout),
+        )
     return redis.Redis.from_url(
         url,
         socket_timeout=timeout,
@@ -27,6 +43,40 @@ def redis_client(url: str, timeout: float) -> redis.Redis:
         retry=Retry(NoBackoff(), 1),
         health_check_interval=30,
     )
+
+
+def redis_cluster_options(timeout: float) -> dict:
+    """RedisCluster's options for the same fail-fast behaviour (shared with the login limiter's own client).
+
+    The retry is the cluster client's: after a connection error it re-reads
+    the slot map from a node that answers and tries once more, so a node
+    that restarted is found again at once. Connecting needs one node to
+    answer: redis-py reads the slot map when the client is built. (redis-py
+    drops health_check_interval for cluster nodes, so it is not passed.)
+    """
+    return dict(socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1))
+
+
+def redis_ping(client: redis.Redis | RedisCluster) -> None:
+    """PING; in a cluster, every primary (redis-py would ask one node): a node down is an outage for its users."""
+    if isinstance(client, RedisCluster):
+        client.ping(target_nodes=RedisCluster.PRIMARIES)
+    else:
+        client.ping()
+
+
+def redis_is_down(exc: BaseException) -> bool:
+    """Whether a redis-py error means a server (or the cluster node owning a key) is not answering.
+
+    A cluster adds its own ways to say so: CLUSTERDOWN and TRYAGAIN replies,
+    a slot no node serves, and "cannot be connected" when no node answers
+    while the slot map is re-read (raised while handling the connection
+    error). Anything else, such as keys in different slots, is a bug and
+    must not hide behind a 503.
+    """
+    if type(exc) is RedisClusterException:
+        exc = exc.__context__
+    return isinstance(exc, _OUTAGES)
 
 
 def memcached_client(servers: tuple[tuple[str, int], ...], timeout: float) -> RetryingClient:

@@ -42,9 +42,18 @@ def _storage(settings: Settings, app: Flask) -> tuple[str, dict, object | None]:
 
     Returns the client authdemo opened for the limiter (closed by :func:`close`), or None.
     """
-    from .clients import memcached_client, redis_client
+    from .clients import memcached_client, redis_client, redis_cluster_options
 
     uri = settings.login_limit_storage
+    if uri.startswith("redis+cluster://"):
+        from .settings import redis_cluster_address
+
+        # limits builds its own RedisCluster from the URI (it takes no client): same timeouts, and
+        # the credentials decoded (limits reads them from the URI without unquoting). close() closes it.
+        address = redis_cluster_address(uri, "AUTHDEMO_LOGIN_LIMIT_STORAGE")
+        options = redis_cluster_options(settings.store_timeout)
+        options.update(username=address.username, password=address.password)
+        return uri, options, None
     manager = app.extensions.get("authdemo_sessions")  # absent in jwt mode
     store = manager.store if manager is not None else None
     if uri.startswith(("redis://", "rediss://", "unix://")):
@@ -119,3 +128,8 @@ def close(app: Flask) -> None:
     limiter, owned = app.extensions.get("authdemo_login_limiter", (None, None))
     if owned is not None:
         owned.close()
+    elif limiter is not None:
+        from limits.storage import RedisClusterStorage
+
+        if isinstance(limiter.storage, RedisClusterStorage):
+            limiter.storage.storage.close()  # the RedisCluster limits built from the redis+cluster:// URI

@@ -95,11 +95,48 @@ def _memcached_servers(env: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
     return tuple(servers)
 
 
+@dataclass(frozen=True)
+class RedisClusterAddress:
+    """Where a Redis Cluster is: the startup nodes (any reachable one reveals the rest) and the credentials."""
+
+    nodes: tuple[tuple[str, int], ...]
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+def redis_cluster_address(url: str, name: str = "AUTHDEMO_REDIS_URL") -> RedisClusterAddress:
+    """Parse ``redis+cluster://[user:password@]host:port[,host:port…]`` (Flask-Limiter's form), or ConfigError."""
+    from urllib.parse import unquote, urlsplit
+
+    parsed = urlsplit(url)
+    userinfo, _, hosts = parsed.netloc.rpartition("@")
+    shown = url.replace(userinfo + "@", "***@") if userinfo else url  # never echo a password
+    problem = f"{name}={shown!r} is not valid; expected redis+cluster://[user:password@]host:port[,host:port…]"
+    if parsed.scheme != "redis+cluster" or parsed.path not in ("", "/", "/0") or parsed.query or parsed.fragment:
+        raise ConfigError(problem + " (no database other than 0, no options)")
+    nodes = []
+    for item in hosts.split(","):
+        try:
+            location = urlsplit(f"//{item.strip()}")
+            host, port = location.hostname, location.port
+        except ValueError:
+            host = port = None
+        if not host or not port:
+            raise ConfigError(problem)
+        nodes.append((host, port))
+    username, _, password = userinfo.partition(":")
+    return RedisClusterAddress(tuple(nodes), unquote(username) or None, unquote(password) or None)
+
+
 def _redis_url(env: Mapping[str, str]) -> str:
     name = "AUTHDEMO_REDIS_URL"
     value = env.get(name, "").strip() or "redis://127.0.0.1:6379/0"
-    if not value.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(f"{name}={value!r} is not valid; expected a redis://, rediss:// or unix:// URL")
+    if value.startswith("redis+cluster://"):
+        redis_cluster_address(value, name)
+    elif not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            f"{name}={value!r} is not valid; expected a redis://, rediss://, unix:// or redis+cluster:// URL"
+        )
     return value
 
 
@@ -226,8 +263,12 @@ def _login_limit_storage(env: Mapping[str, str], backend: str, redis_url: str, m
         if backend == "memcached":
             return "memcached://" + ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in memcached_servers)
         return "memory://"
-    if not value.startswith(("memory://", "redis://", "rediss://", "unix://", "memcached://")):
-        raise ConfigError(f"{name}={value!r} is not valid; expected a memory://, redis:// or memcached:// URI")
+    if value.startswith("redis+cluster://"):
+        redis_cluster_address(value, name)
+    elif not value.startswith(("memory://", "redis://", "rediss://", "unix://", "memcached://")):
+        raise ConfigError(
+            f"{name}={value!r} is not valid; expected a memory://, redis://, redis+cluster:// or memcached:// URI"
+        )
     return value
 
 

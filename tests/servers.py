@@ -8,6 +8,7 @@ from authdemo.lab.servers import (  # noqa: F401 - re-exported for the tests
     MemcachedServer,
     MissingBinary,
     PostgresServer,
+    RedisClusterServers,
     RedisServer,
     free_port,
     which_or_raise,

@@ -271,7 +271,7 @@ class RedisServer(ManagedServer):
     """redis-server; appendonly=True fsyncs every write so data survives restart() and kill().
 
     cluster=True starts a Redis Cluster node (not yet part of a cluster: see
-    create_redis_cluster). Its cluster bus gets a free port of its own (the
+    RedisClusterServers). Its cluster bus gets a free port of its own (the
     default, port + 10000, may be taken or above 65535), its nodes.conf lives
     in the temp dir so restart() rejoins, a node is declared failed after 1 s,
     and the other nodes keep serving their slots meanwhile

@@ -100,7 +100,7 @@ class BrowserTokens:
         """Revoke this browser's tokens and drop its cookies."""
         claims = g.get("access_claims")
         if claims:
-            self.service.store.deny(claims["jti"], claims["exp"])
+            self.service.store.deny(claims["jti"], claims["exp"], claims["sub"])
             if isinstance(claims.get("fam"), str):
                 self.service.revoke_family(claims["fam"])
         g.clear_token_cookies = True

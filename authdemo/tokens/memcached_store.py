@@ -48,7 +48,7 @@ class MemcachedTokenStore(TokenStore):
         except (MemcacheError, OSError) as exc:
             raise StoreUnavailable("memcached", type(exc).__name__, kind="token") from exc
 
-    def deny(self, jti: str, expires_at: int) -> None:
+    def deny(self, jti: str, expires_at: int, user_id: str) -> None:
         """set with the token's remaining lifetime."""
         with self._answering():
             self.client.set(DENY.format(jti), b"1", expire=_expire(expires_at), noreply=False)

@@ -21,7 +21,7 @@ class MemoryTokenStore(TokenStore):
         self._versions: dict[str, int] = {}
         self._families: dict[str, Family] = {}
 
-    def deny(self, jti: str, expires_at: int) -> None:
+    def deny(self, jti: str, expires_at: int, user_id: str) -> None:
         """Remember the id until the token's own expiry."""
         with self._lock:
             self._denied[jti] = expires_at

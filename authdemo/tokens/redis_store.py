@@ -1,4 +1,12 @@
-"""Token store in Redis: every entry carries its own TTL; rotation is a Lua script, so it is atomic."""
+"""Token store in Redis: every entry carries its own TTL; rotation is a Lua script, so it is atomic.
+
+Keys are laid out for Redis Cluster too (``redis+cluster://``), with the
+same code on one server, where hash tags change nothing. The hot path,
+``check(jti, user_id)``, is one MGET of the deny entry and the user's token
+version: both carry the user's hash tag ``{u:<id>}``, so they share a slot
+and the MGET stays one command on one node. Each Lua script names one key
+(the family). Listing a user's families pipelines one GET per family.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +16,14 @@ from contextlib import contextmanager
 
 import redis
 
+from ..clients import REDIS_ERRORS, redis_is_down, redis_ping
 from ..sessions.base import StoreUnavailable
 from .store import Family, TokenStore
 
-DENY = "authdemo:deny:{}"
-VERSION = "authdemo:token-version:{}"
+# {u:<id>} is a hash tag: Redis Cluster hashes only what is inside the braces,
+# so a user's deny entries and version sit in one slot (one node).
+DENY = "authdemo:{{u:{user_id}}}:deny:{jti}"
+VERSION = "authdemo:{{u:{user_id}}}:token-version"
 FAMILY = "authdemo:family:{}"
 USER_FAMILIES = "authdemo:user-families:{}"
 
@@ -51,27 +62,45 @@ class RedisTokenStore(TokenStore):
     def _answering(self) -> Iterator[None]:
         try:
             yield
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+        except REDIS_ERRORS as exc:
+            if not redis_is_down(exc):
+                raise
             raise StoreUnavailable("redis", type(exc).__name__, kind="token") from exc
 
-    def deny(self, jti: str, expires_at: int) -> None:
+    def _run(self, script, key: str, *args):
+        """EVALSHA, or EVAL where this node lacks the script (new, restarted).
+
+        redis-py's own fallback would SCRIPT LOAD on every node of a cluster,
+        failing whenever any node is down.
+        """
+        try:
+            return self.client.evalsha(script.sha, 1, key, *args)
+        except redis.exceptions.NoScriptError:
+            return self.client.eval(script.script, 1, key, *args)
+
+    def deny(self, jti: str, expires_at: int, user_id: str) -> None:
         """SET with EXAT: Redis forgets the id when the token would have expired anyway."""
         with self._answering():
-            self.client.set(DENY.format(jti), b"1", exat=expires_at)
+            self.client.set(DENY.format(user_id=user_id, jti=jti), b"1", exat=expires_at)
 
     def check(self, jti: str, user_id: str) -> tuple[bool, int]:
-        """One MGET."""
+        """One MGET, of two keys in the user's slot."""
         with self._answering():
-            denied, version = self.client.mget(DENY.format(jti), VERSION.format(user_id))
+            denied, version = self.client.mget(DENY.format(user_id=user_id, jti=jti), VERSION.format(user_id=user_id))
         return denied is not None, int(version or 0)
 
     def bump_version(self, user_id: str) -> int:
         """INCR."""
         with self._answering():
-            return int(self.client.incr(VERSION.format(user_id)))
+            return int(self.client.incr(VERSION.format(user_id=user_id)))
 
     def create_family(self, family: Family) -> None:
-        """SET the family JSON and add it to the user's set."""
+        """SET the family JSON and add it to the user's set (two slots in a cluster: not a transaction).
+
+        If the family is written but the set is not, the login answers 503 and
+        hands out no token; if the set is written but not the family, listing
+        prunes the id.
+        """
         with self._answering():
             pipe = self.client.pipeline(transaction=False)
             pipe.set(FAMILY.format(family.family_id), json.dumps(family.as_dict()), exat=family.expires_at)
@@ -89,31 +118,34 @@ class RedisTokenStore(TokenStore):
     def rotate(self, family_id: str, old_refresh_jti: str, new: Family) -> bool:
         """The Lua compare-and-swap."""
         with self._answering():
-            swapped = self._rotate(
-                keys=[FAMILY.format(family_id)], args=[old_refresh_jti, json.dumps(new.as_dict()), new.expires_at]
+            swapped = self._run(
+                self._rotate, FAMILY.format(family_id), old_refresh_jti, json.dumps(new.as_dict()), new.expires_at
             )
         return swapped == 1
 
     def revoke_family(self, family_id: str) -> Family | None:
         """The Lua revoke."""
         with self._answering():
-            raw = self._revoke(keys=[FAMILY.format(family_id)])
+            raw = self._run(self._revoke, FAMILY.format(family_id))
         return Family(**json.loads(raw)) if raw else None
 
     def user_families(self, user_id: str) -> list[Family]:
-        """SMEMBERS then MGET; ids whose family expired are dropped from the set."""
+        """SMEMBERS then a GET per family, pipelined (families hash to different slots); expired ids are dropped."""
         with self._answering():
             ids = [fid.decode() for fid in self.client.smembers(USER_FAMILIES.format(user_id))]
-            raws = self.client.mget([FAMILY.format(fid) for fid in ids]) if ids else []
+            pipe = self.client.pipeline(transaction=False)
+            for fid in ids:
+                pipe.get(FAMILY.format(fid))
+            raws = pipe.execute() if ids else []
             gone = [fid for fid, raw in zip(ids, raws, strict=True) if raw is None]
             if gone:
                 self.client.srem(USER_FAMILIES.format(user_id), *gone)
         return [Family(**json.loads(raw)) for raw in raws if raw is not None]
 
     def ping(self) -> None:
-        """PING."""
+        """PING (every node of a cluster)."""
         with self._answering():
-            self.client.ping()
+            redis_ping(self.client)
 
     def close(self) -> None:
         """Disconnect the pool."""

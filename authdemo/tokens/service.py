@@ -155,7 +155,7 @@ class TokenService:
 
     def revoke(self, claims: dict) -> None:
         """Deny one token; revoking a refresh token ends its whole login."""
-        self.store.deny(claims["jti"], claims["exp"])
+        self.store.deny(claims["jti"], claims["exp"], claims["sub"])
         if claims.get("typ") == "refresh" and isinstance(claims.get("fam"), str):
             self.revoke_family(claims["fam"])
 
@@ -164,8 +164,8 @@ class TokenService:
         family = self.store.revoke_family(family_id)
         if family is None:
             return False
-        self.store.deny(family.access_jti, family.access_expires_at)
-        self.store.deny(family.refresh_jti, family.expires_at)
+        self.store.deny(family.access_jti, family.access_expires_at, family.user_id)
+        self.store.deny(family.refresh_jti, family.expires_at, family.user_id)
         return True
 
     def logout_everywhere(self, user_id: str) -> int:

@@ -33,7 +33,7 @@ class SqlAlchemyTokenStore(TokenStore):
         except (OperationalError, PoolTimeout) as exc:
             raise StoreUnavailable("sqlalchemy", type(getattr(exc, "orig", exc)).__name__, kind="token") from exc
 
-    def deny(self, jti: str, expires_at: int) -> None:
+    def deny(self, jti: str, expires_at: int, user_id: str) -> None:
         """INSERT, ignoring a repeat."""
         try:
             with self._connection(write=True) as conn:

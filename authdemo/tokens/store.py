@@ -49,8 +49,12 @@ class TokenStore(ABC):
     native_expiry: bool = True
 
     @abstractmethod
-    def deny(self, jti: str, expires_at: int) -> None:
-        """Refuse the token ``jti`` until ``expires_at`` (its own exp)."""
+    def deny(self, jti: str, expires_at: int, user_id: str) -> None:
+        """Refuse the token ``jti`` of ``user_id`` until ``expires_at`` (its own exp).
+
+        The user is part of where the entry lives (Redis keeps it in the user's
+        cluster slot, next to their version), so ``check`` must be asked with the same one.
+        """
 
     @abstractmethod
     def check(self, jti: str, user_id: str) -> tuple[bool, int]:
