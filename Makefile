@@ -11,7 +11,7 @@ PORT ?= 5000
 
 .PHONY: run test lint db clean serve docker-secrets
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt bench/peers/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
@@ -57,8 +57,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check authdemo tests app.py
-	$(BIN)/ruff format --check authdemo tests app.py
+	$(BIN)/ruff check authdemo tests app.py bench
+	$(BIN)/ruff format --check authdemo tests app.py bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache

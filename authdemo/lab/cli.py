@@ -76,6 +76,12 @@ def compare_restart_command(backends: list[str], out: str | None):
 )
 @click.option("--quick", is_flag=True, help="2 s × 3 runs per figure and up to 100 000 sessions (under 5 minutes).")
 @click.option(
+    "--peers",
+    "with_peers",
+    is_flag=True,
+    help="Also measure Django 5.2's session engines (bench/peers/) side by side with redis, sqlalchemy and cookie.",
+)
+@click.option(
     "--out", type=click.Path(file_okay=False), help="Where results.json and the charts go [instance/results/]."
 )
 # For the tests: tiny sizes, so the whole command runs in seconds.
@@ -87,13 +93,15 @@ def compare_restart_command(backends: list[str], out: str | None):
 @click.option("--memory-sessions", type=int, hidden=True)
 @click.option("--tool", type=click.Choice(["wrk", "python"]), hidden=True)
 @with_appcontext
-def bench_command(backends: list[str], quick: bool, out: str | None, duration, sizes, **overrides):
+def bench_command(backends: list[str], quick: bool, with_peers: bool, out: str | None, duration, sizes, **overrides):
     """Measure each store over HTTP under gunicorn and on its own, against a no-session baseline."""
     from . import report, runs
 
     overrides["duration_s"] = duration
     overrides["scale_sizes"] = tuple(int(size) for size in sizes.split(",")) if sizes else None
-    _lab_errors(lambda: runs.bench_run(backends, quick, _out_dir(out), report.console(), **overrides))
+    _lab_errors(
+        lambda: runs.bench_run(backends, quick, _out_dir(out), report.console(), with_peers=with_peers, **overrides)
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -136,3 +136,33 @@ def memory_table(rows: list[dict]) -> Table:
             row["method"],
         )
     return table
+
+
+def peer_table(ratios: list[dict]) -> Table:
+    """bench --peers: each authdemo store against the Django engine doing the same job, in the same run."""
+    table = Table(title="authdemo against Django 5.2, side by side (median of runs)")
+    for name, justify in (
+        ("scenario", "left"),
+        ("authdemo", "left"),
+        ("req/s", "right"),
+        ("Django", "left"),
+        ("req/s ", "right"),
+        ("authdemo ÷ Django", "right"),
+        ("target", "right"),
+    ):
+        table.add_column(name, justify=justify)
+    for entry in ratios:
+        errors = entry["authdemo_errors"] + entry["django_errors"]
+        ratio = _number(entry["ratio"], 2)
+        if entry["met"] is not None:
+            ratio = f"[green]{ratio}[/]" if entry["met"] else f"[bold red]{ratio}[/]"
+        table.add_row(
+            entry["scenario"],
+            entry["authdemo"],
+            _number(entry["authdemo_requests_per_s"], 0),
+            entry["django"],
+            _number(entry["django_requests_per_s"], 0),
+            ratio + (f" [red]({errors} errors)[/]" if errors else ""),
+            f"≥ {entry['target']:g}" if entry["target"] else "",
+        )
+    return table

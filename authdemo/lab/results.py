@@ -16,6 +16,8 @@ RESULTS_FILE = "results.json"
 #: The keys each command owns; the other command's keys are kept when it writes.
 RESTART_KEYS = ("restart", "restart_run")
 BENCH_KEYS = ("bench", "bench_store", "bench_scale", "bench_memory", "machine", "settings", "bench_run")
+#: Written by ``bench --peers`` only: a bench without it keeps the last peer comparison (it carries its own date).
+PEER_KEYS = ("peers", "peer_ratios", "peer_run")
 
 
 def results_dir(instance_path: str | Path) -> Path:

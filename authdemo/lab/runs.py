@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import bench, charts, machine, report, restart, results, storebench
+from . import bench, charts, machine, peers, report, restart, results, storebench
 from .deployments import Lab
 from .processes import sigterm_as_exit
 from .servers import MissingBinary
@@ -38,8 +38,10 @@ def compare_restart(backends: list[str], out: Path, console: Console) -> dict:
     return {"restart": rows}
 
 
-def bench_run(backends: list[str], quick: bool, out: Path, console: Console, **overrides) -> dict:
-    """Run the benchmark on ``backends``; write results.json and the bench charts into ``out``."""
+def bench_run(
+    backends: list[str], quick: bool, out: Path, console: Console, with_peers: bool = False, **overrides
+) -> dict:
+    """Run the benchmark on ``backends`` (and the Django peers); write results.json and the charts into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     settings = bench.BenchSettings.choose(quick, **overrides)
     console.print(
@@ -55,9 +57,17 @@ def bench_run(backends: list[str], quick: bool, out: Path, console: Console, **o
                     chosen.append(bench.ROWS[name](lab))
                 except MissingBinary as missing:
                     console.print(f"[yellow]{name}: skipped, {missing}[/]")
+        pairs = []
+        if with_peers:
+            with console.status("Preparing the Django peers (migrate, create_demo_user)…"):
+                pairs = peers.prepare(lab, chosen)
+            if not pairs:
+                console.print("[yellow]--peers: no Django peer for these backends (only redis, sqlalchemy, cookie)[/]")
         total = bench.http_step_count(len(chosen), settings) + storebench.step_count(len(chosen), settings)
+        total += peers.step_count(pairs, settings)
         with report.progress(console, total, "bench") as step:
             http_rows = bench.http_bench(lab, chosen, settings, step)
+            peer_data = peers.run(lab, pairs, settings, step)
             store_rows = storebench.run_all(lab, chosen, settings, step)
     described = machine.describe()
     data = {
@@ -66,6 +76,7 @@ def bench_run(backends: list[str], quick: bool, out: Path, console: Console, **o
         "machine": described,
         "settings": settings.as_dict(),
         "bench_run": {"date": described["date"], "backends": backends, "quick": quick},
+        **peer_data,
     }
     path = results.update(out, data)
     drawn = charts.bench_charts(data, out)
@@ -76,5 +87,7 @@ def bench_run(backends: list[str], quick: bool, out: Path, console: Console, **o
         report.memory_table(store_rows["bench_memory"]),
     ):
         console.print(table)
+    if peer_data:
+        console.print(report.peer_table(peer_data["peer_ratios"]))
     console.print(f"Wrote {path} and {', '.join(p.name for p in drawn)}")
     return data
