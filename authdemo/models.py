@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 from flask_login import AnonymousUserMixin, LoginManager, UserMixin
 from sqlalchemy import (
@@ -15,6 +16,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
+    bindparam,
     literal,
     null,
     select,
@@ -125,14 +127,11 @@ class Identity(UserMixin):
         return permission in self.permission_names
 
 
-def load_identity(user_id: int) -> Identity | None:
-    """The user's name, roles and effective permissions in one round trip (runs on every logged-in request).
-
-    A UNION ALL of the role path and the direct grants, in SQL Core: the ORM
-    with joined eager loads cost several times more per request, for objects
-    a request only reads.
-    """
+@cache
+def _identity_query():
+    """The UNION ALL of the role path and the direct grants, built once (building it cost more than running it)."""
     users, roles, permissions = User.__table__, Role.__table__, Permission.__table__
+    user_id = bindparam("user_id")
     via_roles = (
         select(users.c.username, literal("role").label("kind"), roles.c.name.label("role"), permissions.c.name)
         .select_from(
@@ -152,7 +151,16 @@ def load_identity(user_id: int) -> Identity | None:
         )
         .where(users.c.id == user_id)
     )
-    rows = db.session.execute(union_all(via_roles, direct)).all()
+    return union_all(via_roles, direct)
+
+
+def load_identity(user_id: int) -> Identity | None:
+    """The user's name, roles and effective permissions in one round trip (runs on every logged-in request).
+
+    SQL Core on the request's connection: the ORM with joined eager loads
+    cost several times more per request, for objects a request only reads.
+    """
+    rows = db.session.connection().execute(_identity_query(), {"user_id": user_id}).all()
     if not rows:
         return None
     return Identity(

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable
 from contextlib import contextmanager
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -21,6 +21,16 @@ from ..models import SessionRecord
 from .base import SessionStore, StoreUnavailable
 
 table = SessionRecord.__table__
+# The hot statements, built once: constructing a statement costs more than SQLite takes to run it.
+LOAD = select(table.c.data).where(table.c.sid == bindparam("sid"), table.c.expires_at > bindparam("now"))
+UPDATE = (
+    update(table)
+    .where(table.c.sid == bindparam("key"))
+    .values(data=bindparam("data"), expires_at=bindparam("expires_at"), user_id=bindparam("user_id"))
+)
+INSERT = table.insert().values(
+    sid=bindparam("key"), data=bindparam("data"), expires_at=bindparam("expires_at"), user_id=bindparam("user_id")
+)
 
 
 class SqlAlchemySessionStore(SessionStore):
@@ -48,9 +58,8 @@ class SqlAlchemySessionStore(SessionStore):
 
     def load(self, sid: str) -> bytes | None:
         """The row's data if it has not expired."""
-        query = select(table.c.data).where(table.c.sid == sid, table.c.expires_at > int(time.time()))
         with self._answering(), self.engine.connect() as conn:
-            return conn.execute(query).scalar_one_or_none()
+            return conn.execute(LOAD, {"sid": sid, "now": int(time.time())}).scalar_one_or_none()
 
     def load_many(self, sids: Iterable[str]) -> dict[str, bytes]:
         """Live rows among ``sids``."""
@@ -63,17 +72,17 @@ class SqlAlchemySessionStore(SessionStore):
 
     def save(self, sid: str, data: bytes, ttl: int, user_id: str | None, *, must_exist: bool = False) -> bool:
         """UPDATE the row, or INSERT it when there is none (retrying once on a racing insert)."""
-        values = dict(data=data, expires_at=int(time.time()) + ttl, user_id=user_id)
+        values = {"key": sid, "data": data, "expires_at": int(time.time()) + ttl, "user_id": user_id}
         with self._answering():
             for _ in range(2):
                 with self.engine.begin() as conn:
-                    if conn.execute(update(table).where(table.c.sid == sid).values(values)).rowcount:
+                    if conn.execute(UPDATE, values).rowcount:
                         return True
                 if must_exist:
                     return False
                 try:
                     with self.engine.begin() as conn:
-                        conn.execute(table.insert().values(sid=sid, **values))
+                        conn.execute(INSERT, values)
                     return True
                 except IntegrityError:
                     continue  # another request inserted it between our UPDATE and INSERT

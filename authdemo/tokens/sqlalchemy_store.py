@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -14,6 +14,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from ..models import token_denylist, token_families, token_versions
 from ..sessions.base import StoreUnavailable
 from .store import Family, TokenStore
+
+# The per-request statements, built once (building one costs more than SQLite takes to run it).
+DENIED = select(token_denylist.c.expires_at).where(
+    token_denylist.c.jti == bindparam("jti"), token_denylist.c.expires_at > bindparam("now")
+)
+VERSION = select(token_versions.c.version).where(token_versions.c.user_id == bindparam("user_id"))
 
 
 class SqlAlchemyTokenStore(TokenStore):
@@ -44,14 +50,8 @@ class SqlAlchemyTokenStore(TokenStore):
     def check(self, jti: str, user_id: str) -> tuple[bool, int]:
         """Two primary-key lookups on one connection."""
         with self._connection() as conn:
-            denied = conn.execute(
-                select(token_denylist.c.expires_at).where(
-                    token_denylist.c.jti == jti, token_denylist.c.expires_at > int(time.time())
-                )
-            ).first()
-            version = conn.execute(
-                select(token_versions.c.version).where(token_versions.c.user_id == user_id)
-            ).scalar_one_or_none()
+            denied = conn.execute(DENIED, {"jti": jti, "now": int(time.time())}).first()
+            version = conn.execute(VERSION, {"user_id": user_id}).scalar_one_or_none()
         return denied is not None, version or 0
 
     def bump_version(self, user_id: str) -> int:
