@@ -125,14 +125,9 @@ def test_postgres_persists_across_restart_and_crash_and_stops_cleanly():
     server = PostgresServer()
     try:
         server.start()
-        assert (
-            server.url("app")
-            == f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/app"
-        )
+        assert server.url("app") == f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/app"
         server.create_database("app")
-        server.psql(
-            "CREATE TABLE t (x text); INSERT INTO t VALUES ('kept')", dbname="app"
-        )
+        server.psql("CREATE TABLE t (x text); INSERT INTO t VALUES ('kept')", dbname="app")
 
         server.restart()
         assert server.psql("SELECT x FROM t", dbname="app") == "kept"

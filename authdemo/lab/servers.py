@@ -143,15 +143,12 @@ class ManagedServer:
             if not self.is_running():
                 code = self._proc.returncode if self._proc else None
                 raise RuntimeError(
-                    f"{self.name} on port {self.port} exited (code {code}) before becoming ready\n"
-                    f"{self.log_tail()}"
+                    f"{self.name} on port {self.port} exited (code {code}) before becoming ready\n{self.log_tail()}"
                 )
             if self.ping():
                 return
             time.sleep(0.05)
-        raise RuntimeError(
-            f"{self.name} on port {self.port} not ready within {timeout}s\n{self.log_tail()}"
-        )
+        raise RuntimeError(f"{self.name} on port {self.port} not ready within {timeout}s\n{self.log_tail()}")
 
     def stop(self, timeout=None):
         """Shut down gracefully (so data is flushed), escalating to SIGKILL; safe to call twice."""
@@ -292,11 +289,7 @@ class RedisServer(ManagedServer):
         return f"redis://{HOST}:{self.port}/0"
 
     def command(self):
-        persistence = (
-            ["--appendonly", "yes", "--appendfsync", "always"]
-            if self.appendonly
-            else ["--appendonly", "no"]
-        )
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly else ["--appendonly", "no"]
         return [
             self.binary,
             "--bind",
@@ -411,9 +404,7 @@ class PostgresServer(ManagedServer):
                 **self._popen_kwargs(),
             )
         if result.returncode != 0:
-            raise RuntimeError(
-                f"initdb failed (code {result.returncode})\n{self.log_tail()}"
-            )
+            raise RuntimeError(f"initdb failed (code {result.returncode})\n{self.log_tail()}")
 
     def _popen_kwargs(self):
         # initdb and postgres refuse to run as root. Popen(user=...) switches user in the
@@ -487,9 +478,7 @@ class PostgresServer(ManagedServer):
             "-c",
             sql,
         ]
-        result = subprocess.run(
-            cmd, check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True
-        )
+        result = subprocess.run(cmd, check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"psql failed: {result.stderr.strip()}")
         return result.stdout.strip()
