@@ -22,7 +22,6 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from . import bench, machine
 from .bench import BenchSettings
 from .deployments import SECRET_KEY, Deployment, Lab
 from .loadgen import LoadResult, median_result, run_load, run_python
-from .processes import ROOT, AppProcess, LabError, clean_environment
+from .processes import ROOT, AppProcess, LabError, run_command
 from .servers import RedisServer
 from .visitor import DEMO_USER, Visitor
 
@@ -96,19 +95,7 @@ def django_version() -> str:
 
 def run_manage(env: Mapping[str, str], *args: str) -> str:
     """``python manage.py ARGS`` for the peer (migrate, create_demo_user); its output, or LabError."""
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PEER_DIR,
-        env=clean_environment(env),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    if result.returncode != 0:
-        raise LabError(f"manage.py {' '.join(args)} failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}")
-    return result.stdout
+    return run_command([sys.executable, "manage.py", *args], PEER_DIR, env, f"manage.py {' '.join(args)}")
 
 
 def _peer_env(engine: str, data_dir: str) -> dict[str, str]:

@@ -36,11 +36,11 @@ def clean_environment(overrides: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def run_flask(env: Mapping[str, str], *args: str) -> str:
-    """Run ``flask --app app ARGS`` for a deployment (init-db, seed-demo) and return its output."""
+def run_command(command: list[str], cwd: Path, env: Mapping[str, str], name: str) -> str:
+    """Run a set-up command in a clean environment; its output, or LabError with the end of its stderr."""
     result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", *args],
-        cwd=ROOT,
+        command,
+        cwd=cwd,
         env=clean_environment(env),
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -49,8 +49,13 @@ def run_flask(env: Mapping[str, str], *args: str) -> str:
         timeout=120,
     )
     if result.returncode != 0:
-        raise LabError(f"flask {' '.join(args)} failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}")
+        raise LabError(f"{name} failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}")
     return result.stdout
+
+
+def run_flask(env: Mapping[str, str], *args: str) -> str:
+    """Run ``flask --app app ARGS`` for a deployment (init-db, seed-demo) and return its output."""
+    return run_command([sys.executable, "-m", "flask", "--app", "app", *args], ROOT, env, f"flask {' '.join(args)}")
 
 
 def http_status(url: str, path: str = "/healthz", timeout: float = 2.0) -> int | None:
