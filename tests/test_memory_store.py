@@ -16,8 +16,27 @@ def test_bound_evicts_least_recently_used_and_counts():
     store.save("d", b"d", ttl=60, user_id="1")
     assert store.load("b") is None
     assert {sid for sid in "acd" if store.load(sid)} == {"a", "c", "d"}
-    assert store.stats() == {"sessions": 3, "max_sessions": 3, "evictions": 1, "expired_removed": 0}
+    assert store.stats() == {
+        "sessions": 3,
+        "max_sessions": 3,
+        "evictions": 1,
+        "logged_in_evictions": 1,
+        "expired_removed": 0,
+    }
     assert store.user_sids("1") == {"a", "c", "d"}  # the index forgets evicted sessions too
+
+
+def test_anonymous_sessions_go_before_logged_in_ones():
+    """A flood of visitors who only opened the login form cannot push logged-in users out."""
+    store = MemorySessionStore(max_sessions=10)
+    store.save("alice", b"a", ttl=60, user_id="1")
+    store.save("bob", b"b", ttl=60, user_id="2")
+    for i in range(1000):
+        store.save(f"visitor-{i}", b"csrf", ttl=60, user_id=None)
+    assert store.load("alice") == b"a" and store.load("bob") == b"b"
+    assert store.stats()["sessions"] == 10
+    assert store.stats()["evictions"] == 1000 - 8 and store.stats()["logged_in_evictions"] == 0
+    assert store.load("visitor-999") == b"csrf" and store.load("visitor-0") is None
 
 
 def test_expired_sessions_go_before_live_ones():

@@ -3,7 +3,10 @@
 cachelib's SimpleCache would silently keep only 500 entries and evict at
 random; this store's bound is a setting (AUTHDEMO_MEMORY_MAX_SESSIONS), shown
 in /healthz, and it evicts expired sessions first, then the least recently
-used, counting every eviction. An OrderedDict keeps LRU order in O(1).
+used anonymous one (a visitor who only opened the login form), and only then
+the least recently used logged-in one, counting every eviction: a flood of
+anonymous requests cannot push logged-in users out. OrderedDicts keep LRU
+order in O(1).
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ class MemorySessionStore(SessionStore):
         self.max_sessions = max_sessions
         self._entries: OrderedDict[str, tuple[float, bytes, str | None]] = OrderedDict()
         self._by_user: dict[str, set[str]] = {}
+        self._anonymous: OrderedDict[str, None] = OrderedDict()  # LRU order of sessions without a user
         self._lock = threading.RLock()
         self.evictions = 0
+        self.logged_in_evictions = 0
         self.expired_removed = 0
         self._last_sweep = 0.0
 
@@ -43,6 +48,8 @@ class MemorySessionStore(SessionStore):
                 self.expired_removed += 1
                 return None
             self._entries.move_to_end(sid)
+            if entry[2] is None:
+                self._anonymous.move_to_end(sid)
             return entry[1]
 
     def load_many(self, sids: Iterable[str]) -> dict[str, bytes]:
@@ -61,7 +68,9 @@ class MemorySessionStore(SessionStore):
             elif len(self._entries) >= self.max_sessions:
                 self._make_room()
             self._entries[sid] = (time.time() + ttl, data, user_id)
-            if user_id is not None:
+            if user_id is None:
+                self._anonymous[sid] = None
+            else:
                 self._by_user.setdefault(user_id, set()).add(sid)
             return True
 
@@ -92,11 +101,12 @@ class MemorySessionStore(SessionStore):
                 "sessions": len(self._entries),
                 "max_sessions": self.max_sessions,
                 "evictions": self.evictions,
+                "logged_in_evictions": self.logged_in_evictions,
                 "expired_removed": self.expired_removed,
             }
 
     def _make_room(self) -> None:
-        """Expired sessions go first; if none, the least recently used one.
+        """Expired sessions go first; if none, the least recently used anonymous one, then logged-in one.
 
         The full sweep is O(n), so it runs at most once per SWEEP_INTERVAL;
         between sweeps the LRU end is the likeliest place for expired entries.
@@ -108,13 +118,15 @@ class MemorySessionStore(SessionStore):
             self.expired_removed += removed
             if removed:
                 return
-        oldest = next(iter(self._entries))
-        expired = self._entries[oldest][0] <= now
+        oldest = next(iter(self._anonymous or self._entries))
+        expired_at, _, user_id = self._entries[oldest]
         self._remove(oldest)
-        if expired:
+        if expired_at <= now:
             self.expired_removed += 1
         else:
             self.evictions += 1
+            if user_id is not None:
+                self.logged_in_evictions += 1
 
     def _drop_expired(self) -> int:
         now = time.time()
@@ -125,6 +137,7 @@ class MemorySessionStore(SessionStore):
 
     def _remove(self, sid: str) -> None:
         entry = self._entries.pop(sid, None)
+        self._anonymous.pop(sid, None)
         if entry is not None and entry[2] is not None:
             sids = self._by_user.get(entry[2])
             if sids is not None:
