@@ -61,6 +61,17 @@ def insert_roles() -> None:
     db.session.commit()
 
 
+def _by_name(model, names, kind: str) -> list:
+    """The rows named ``names``; ValueError naming the first that does not exist."""
+    found = []
+    for name in names:
+        row = db.session.scalar(db.select(model).filter_by(name=name))
+        if row is None:
+            raise ValueError(f"no {kind} named {name!r} (run init-db for the defaults)")
+        found.append(row)
+    return found
+
+
 def create_user(username: str, password: str, role_names: list[str], permission_names: tuple[str, ...] = ()) -> User:
     """Add a user with roles (possibly none) and direct grants; ValueError for a bad name, role or permission."""
     username = username.strip()
@@ -70,18 +81,8 @@ def create_user(username: str, password: str, role_names: list[str], permission_
         raise ValueError("the password is empty")
     if db.session.scalar(db.select(User).filter_by(username=username)) is not None:
         raise ValueError(f"user {username!r} already exists")
-    roles = []
-    for name in role_names:
-        role = db.session.scalar(db.select(Role).filter_by(name=name))
-        if role is None:
-            raise ValueError(f"no role named {name!r} (run init-db for the defaults)")
-        roles.append(role)
-    permissions = []
-    for name in permission_names:
-        permission = db.session.scalar(db.select(Permission).filter_by(name=name))
-        if permission is None:
-            raise ValueError(f"no permission named {name!r}")
-        permissions.append(permission)
+    roles = _by_name(Role, role_names, "role")
+    permissions = _by_name(Permission, permission_names, "permission")
     user = User(username=username, roles=roles, direct_permissions=permissions)
     user.set_password(password)
     db.session.add(user)

@@ -140,13 +140,14 @@ def _redis_url(env: Mapping[str, str]) -> str:
     return value
 
 
-def _read_secret_file(name: str, path: str) -> str:
+def _read_secret_file(name: str, path: str, holds: str = "the secret key") -> str:
+    """A secret from a mounted file (the *_FILE variables), or a one-line error naming the variable."""
     try:
         value = Path(path).read_text().strip()
     except OSError as exc:
         raise ConfigError(f"{name}={path!r} cannot be read: {exc.strerror}") from None
     if not value:
-        raise ConfigError(f"{name}={path!r} is empty; it must hold the secret key")
+        raise ConfigError(f"{name}={path!r} is empty; it must hold {holds}")
     return value
 
 
@@ -198,7 +199,7 @@ def _jwt_secret(env: Mapping[str, str], secret_key: str) -> str:
     if env.get("AUTHDEMO_JWT_SECRET"):
         value = env["AUTHDEMO_JWT_SECRET"]
     elif env.get("AUTHDEMO_JWT_SECRET_FILE"):
-        value = _read_secret_file("AUTHDEMO_JWT_SECRET_FILE", env["AUTHDEMO_JWT_SECRET_FILE"])
+        value = _read_secret_file("AUTHDEMO_JWT_SECRET_FILE", env["AUTHDEMO_JWT_SECRET_FILE"], holds="the HS256 key")
     else:
         return hmac.new(secret_key.encode(), b"authdemo jwt HS256 key", hashlib.sha256).hexdigest()
     if len(value.encode()) < 32:
@@ -212,12 +213,7 @@ def _database_password(env: Mapping[str, str], url: str) -> str:
     path = env.get(name, "").strip()
     if not path:
         return url
-    try:
-        password = Path(path).read_text().strip()
-    except OSError as exc:
-        raise ConfigError(f"{name}={path!r} cannot be read: {exc.strerror}") from None
-    if not password:
-        raise ConfigError(f"{name}={path!r} is empty; it must hold the database password")
+    password = _read_secret_file(name, path, holds="the database password")
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
