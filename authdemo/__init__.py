@@ -31,7 +31,7 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app.config.update(_flask_config(settings))
     app.extensions["authdemo_settings"] = settings
 
-    from . import account, admin, auth, cli, errors, main, models, rbac, sessions, tokens
+    from . import account, admin, auth, cli, errors, events, main, models, rbac, sessions, tokens, useragent
     from .extensions import csrf, db, login_manager, migrate
 
     db.init_app(app)
@@ -45,12 +45,14 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     models.init_login(login_manager)
     errors.init_app(app)
     rbac.init_app(app)
+    useragent.init_app(app)
     for blueprint in (main.bp, auth.bp, account.bp, admin.bp):
         app.register_blueprint(blueprint)
     from .lab.views import bp as compare_bp  # the page only: reads results.json, imports no lab code
 
     app.register_blueprint(compare_bp)
     cli.init_app(app)
+    events.init_app(app)
     from . import proxy, ratelimit
 
     ratelimit.init_app(app, settings)  # after the blueprints: it wraps the login view

@@ -7,6 +7,8 @@ import time
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
+from . import events
+from .events import record
 from .forms import ConfirmForm
 from .sessions import get_manager
 from .sessions.interface import decode
@@ -81,15 +83,25 @@ def revoke(handle: str):
     """End one session of this user; ending the current one logs out here."""
     manager = get_manager()
     sid = manager.current_sid()
+    user_id, username = current_user.get_id(), current_user.username
     if sid and manager.is_handle(sid, handle):
+        record("logout", user_id=user_id, username=username, session_key=sid, detail="from the sessions page")
         manager.end_current()
         flash("This session has ended; you are logged out.", "info")
         return redirect(url_for("auth.login"))
-    if manager.end(current_user.get_id(), handle):
+    if manager.end(user_id, handle):
+        record("session_ended", user_id=user_id, username=username, session_key=sid, detail=f"ended {handle}")
         flash("The session has ended.", "info")
     else:
         flash("No such session (it may have ended already).", "warning")
     return redirect(url_for("account.sessions"))
+
+
+@bp.route("/activity")
+@login_required
+def activity():
+    """This user's own auth events: logins (failed ones too), logouts, sessions ended, tokens."""
+    return render_template("account/activity.html", events=events.query(user_id=current_user.get_id(), limit=100))
 
 
 def _current_access_token() -> str:

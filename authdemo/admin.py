@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
+from . import events
+from .events import record
 from .extensions import db
 from .forms import UserAccessForm
 from .models import Permission, Role, User
@@ -43,6 +46,35 @@ def index():
     return render_template("admin/index.html", users=users, roles=roles, permissions=permissions, forms=forms)
 
 
+def _event_filters() -> tuple[list[str], str]:
+    types = [t for t in request.args.getlist("type") if t]
+    unknown = [t for t in types if t not in events.TYPES]
+    if unknown:
+        abort(400, description=f"Unknown event type {unknown[0][:40]!r}: choose one of {', '.join(events.TYPES)}.")
+    username = request.args.get("user", "").strip()[:64]
+    return types, username
+
+
+@bp.route("/events")
+@permission_required("admin.access")
+def events_page():
+    """Every auth event, newest first, filtered by type and user."""
+    types, username = _event_filters()
+    found = events.query(types=types, username=username or None, limit=500)
+    return render_template("admin/events.html", events=found, types=events.TYPES, chosen_types=types, username=username)
+
+
+@bp.route("/events.json")
+@permission_required("admin.access")
+def events_json():
+    """The same as JSON: a list of objects with type, username, time, mode, store (and the rest)."""
+    types, username = _event_filters()
+    found = events.query(types=types, username=username or None, limit=500)
+    response = jsonify([event.as_dict() for event in found])
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.route("/users/<int:user_id>/roles", methods=["POST"])
 @permission_required("admin.access")
 def update_roles(user_id: int):
@@ -56,5 +88,12 @@ def update_roles(user_id: int):
     user.direct_permissions = [p for p in permissions if p.name in form.permissions.data]
     db.session.commit()
     granted = ", ".join(form.roles.data + form.permissions.data) or "nothing"
+    record(
+        "roles_changed",
+        user_id=user.id,
+        username=user.username,
+        detail=f"by {current_user.username}: roles {', '.join(form.roles.data) or 'none'}; "
+        f"granted directly {', '.join(form.permissions.data) or 'none'}",
+    )
     flash(f"{user.username} now has: {granted}.", "info")
     return redirect(url_for("admin.index"))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from .events import record, user_id_for
 from .forms import LoginForm
 from .models import User
 from .sessions import get_manager
@@ -38,11 +39,14 @@ def login():
         if user is not None:
             # Session mode: a new session id, then the user id in it (no fixation).
             # JWT mode: a new token family, its pair in HttpOnly cookies.
-            get_manager().log_in(user)
-            current_app.logger.info("login: user %s", user.id)
+            manager = get_manager()
+            manager.log_in(user)
+            record("login_succeeded", user_id=user.id, username=user.username, session_key=manager.current_sid())
             return redirect(safe_next(form.next.data) or url_for("main.index"))
         # Same words whether the account does not exist or the password is wrong.
         error = "Invalid username or password."
+        attempted = form.username.data or ""
+        record("login_failed", user_id=user_id_for(attempted), username=attempted, detail="wrong username or password")
     elif request.method == "POST":
         error = "Please fill in both the username and the password."
     return render_template("auth/login.html", form=form, error=error)
@@ -52,7 +56,12 @@ def login():
 def logout():
     """End this session: the server-side record is deleted, so a copy of the cookie is useless."""
     # CSRFProtect has already refused a POST without a valid token (400).
-    get_manager().end_current()
+    manager = get_manager()
+    if current_user.is_authenticated:
+        record(
+            "logout", user_id=current_user.get_id(), username=current_user.username, session_key=manager.current_sid()
+        )
+    manager.end_current()
     flash("You are logged out.", "info")
     return redirect(url_for("main.index"))
 
@@ -62,7 +71,9 @@ def logout():
 def logout_all():
     """End every session of this user, on every device."""
     manager = get_manager()
-    ended = manager.end_all(current_user.get_id())
+    user_id, username, current = current_user.get_id(), current_user.username, manager.current_sid()
+    ended = manager.end_all(user_id)
     manager.end_current()
+    record("logout_everywhere", user_id=user_id, username=username, session_key=current, detail=f"{ended} ended")
     flash(f"Logged out everywhere: {ended} session(s) ended.", "info")
     return redirect(url_for("auth.login"))

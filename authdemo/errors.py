@@ -25,7 +25,11 @@ TITLES = {
 
 def wants_json() -> bool:
     """API clients get JSON errors; browsers get pages."""
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return (
+        request.path.startswith("/api/")
+        or request.path.endswith(".json")
+        or request.accept_mimetypes.best == "application/json"
+    )
 
 
 def error_response(status: int, code: str, message: str) -> Response:

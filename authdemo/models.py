@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -239,3 +240,40 @@ token_versions = Table(
     Column("user_id", String(64), primary_key=True),
     Column("version", Integer, nullable=False),
 )
+
+
+class AuthEvent(db.Model):
+    """One authentication event (login, logout, a token refreshed …): the log of /account/activity and /admin/events.
+
+    Never a password and never a credential: the session id and the token
+    family appear only as a short hash (the handle the sessions page shows).
+    """
+
+    __tablename__ = "auth_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    time: Mapped[float] = mapped_column(Float, index=True)  # Unix seconds: purge and ordering are one comparison
+    type: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    username: Mapped[str] = mapped_column(String(64), default="")  # the name as typed, for a failed login
+    address: Mapped[str] = mapped_column(String(64), default="")
+    browser: Mapped[str] = mapped_column(String(200), default="")
+    mode: Mapped[str] = mapped_column(String(16), default="")
+    store: Mapped[str] = mapped_column(String(32), default="")
+    session_hash: Mapped[str] = mapped_column(String(32), default="")
+    detail: Mapped[str] = mapped_column(String(500), default="")
+
+    def as_dict(self) -> dict:
+        """The JSON shape of /admin/events.json and of the log line."""
+        return {
+            "id": self.id,
+            "time": self.time,
+            "type": self.type,
+            "user_id": self.user_id,
+            "username": self.username,
+            "address": self.address,
+            "browser": self.browser,
+            "mode": self.mode,
+            "store": self.store,
+            "session": self.session_hash,
+            "detail": self.detail,
+        }

@@ -100,6 +100,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         retry_after="delta-seconds",
         # A store outage must not turn into 500s here: the session layer answers 503 for it.
         swallow_errors=True,
+        on_breach=_record_refusal,
     )
     app.extensions["authdemo_login_limiter"] = (limiter, owned)
     for endpoint, failure_statuses in LOGIN_ENDPOINTS.items():
@@ -114,6 +115,14 @@ def init_app(app: Flask, settings: Settings) -> None:
         for rate, key in limits:
             view = limiter.limit(rate, key_func=key, methods=["POST"], deduct_when=failed, error_message=MESSAGE)(view)
         app.view_functions[endpoint] = view
+
+
+def _record_refusal(limit) -> None:
+    """The limiter refused a login: one ``login_rate_limited`` event, with the name as typed."""
+    from .events import record, user_id_for
+
+    username = _account_key().removeprefix("account:")
+    record("login_rate_limited", user_id=user_id_for(username), username=username, detail=f"limit {limit.limit}")
 
 
 def _retry_after_only_on_429(response: Response) -> Response:

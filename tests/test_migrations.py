@@ -34,6 +34,7 @@ MODEL_TABLES = {
     "token_denylist",
     "token_families",
     "token_versions",
+    "auth_events",
 }
 _names = itertools.count()
 

@@ -72,6 +72,9 @@ def init_app(app: Flask, settings: Settings) -> None:
         settings.jwt_refresh_ttl,
         settings.jwt_leeway,
     )
+    from ..events import record
+
+    service.on_event = record
     app.extensions["authdemo_tokens"] = service
     app.register_blueprint(api.bp)
     if settings.auth_mode == "jwt":

@@ -10,6 +10,7 @@ from functools import wraps
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from ..events import record, user_id_for
 from ..extensions import csrf
 from ..models import User
 from . import get_service, load_subject
@@ -72,7 +73,10 @@ def token():
         raise ApiError(400, "invalid_request", 'Send JSON {"username": "...", "password": "..."}.')
     user = User.authenticate(body["username"][:64], body["password"][:1024])
     if user is None:
+        attempted = body["username"][:64]
+        record("login_failed", user_id=user_id_for(attempted), username=attempted, detail="POST /api/token")
         raise ApiError(401, "invalid_grant", "Invalid username or password.")
+    record("login_succeeded", user_id=user.id, username=user.username, detail="POST /api/token")
     subject = load_subject(str(user.id))
     pair = get_service().issue(subject, device=request.user_agent.string or "API client", ip=request.remote_addr or "")
     return _tokens_response(pair)
@@ -102,6 +106,7 @@ def revoke():
             last_error = error
             continue
         service.revoke(claims)
+        record("token_revoked", user_id=claims["sub"], session_key=claims.get("fam"), detail=f"{token_type} token")
         return jsonify(revoked=claims["jti"], token_type=token_type)
     raise invalid_token(last_error.reason)
 
@@ -111,6 +116,13 @@ def revoke():
 def logout_all():
     """Every token of the user stops working."""
     ended = get_service().logout_everywhere(g.claims["sub"])
+    record(
+        "logout_everywhere",
+        user_id=g.claims["sub"],
+        username=g.claims.get("username", ""),
+        session_key=g.claims.get("fam"),
+        detail=f"{ended} ended (API)",
+    )
     return jsonify(logins_ended=ended)
 
 

@@ -51,6 +51,12 @@ class TokenService:
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
         self.leeway = leeway
+        #: Called as ``on_event(type, user_id=…, username=…, session_key=…, detail=…)`` (the app's event log).
+        self.on_event = None
+
+    def _emit(self, event_type: str, **fields) -> None:
+        if self.on_event is not None:
+            self.on_event(event_type, **fields)
 
     # -- minting -----------------------------------------------------------------
 
@@ -97,6 +103,7 @@ class TokenService:
                 ip=ip[:64],
             )
         )
+        self._emit("token_issued", user_id=subject.user_id, username=subject.username, session_key=family_id)
         return pair
 
     # -- checking ----------------------------------------------------------------
@@ -130,6 +137,7 @@ class TokenService:
             raise InvalidToken("this login has ended")
         if family.refresh_jti != claims["jti"]:
             self.revoke_family(family_id)
+            self._reuse_detected(family)
             raise InvalidToken("refresh token reuse detected: this login has been ended on every device")
         subject = load_subject(claims["sub"])
         if subject is None:
@@ -148,8 +156,18 @@ class TokenService:
         if not self.store.rotate(family_id, claims["jti"], rotated):
             # Another request rotated this same token first: one of the two is a copy.
             self.revoke_family(family_id)
+            self._reuse_detected(family)
             raise InvalidToken("refresh token reuse detected: this login has been ended on every device")
+        self._emit("token_refreshed", user_id=subject.user_id, username=subject.username, session_key=family_id)
         return pair
+
+    def _reuse_detected(self, family: Family) -> None:
+        self._emit(
+            "refresh_reuse_detected",
+            user_id=family.user_id,
+            session_key=family.family_id,
+            detail="a rotated refresh token came back: the whole login was revoked",
+        )
 
     # -- revoking ----------------------------------------------------------------
 
