@@ -11,7 +11,7 @@ from . import events
 from .events import record
 from .forms import ConfirmForm
 from .sessions import get_manager
-from .sessions.interface import decode
+from .sessions.codec import decode
 from .tokens import get_service
 from .tokens.browser import cookie_names
 from .tokens.tamper import TAMPERS, tamper

@@ -8,7 +8,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from .sessions.base import StoreUnavailable
+from .drivers import StoreUnavailable
 
 TITLES = {
     400: "Bad request",
@@ -72,7 +72,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(StoreUnavailable)
     def _store_unavailable(error: StoreUnavailable):
-        app.logger.warning("session store unavailable: %s", error)
+        app.logger.warning("store unavailable: %s", error)
         return store_unavailable_response(error)
 
     @app.errorhandler(OperationalError)

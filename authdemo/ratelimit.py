@@ -37,12 +37,10 @@ def _address_key() -> str:
     return "address:" + (get_remote_address() or "")
 
 
-def _storage(settings: Settings, app: Flask) -> tuple[str, dict, object | None]:
-    """The storage URI and options, reusing the session store's client when both are the same server.
-
-    Returns the client authdemo opened for the limiter (closed by :func:`close`), or None.
-    """
-    from .clients import memcached_client, redis_client, redis_cluster_options
+def _storage(settings: Settings, app: Flask) -> tuple[str, dict]:
+    """The storage URI and options, on the app's own client for that server (shared with the stores)."""
+    from .drivers import get_connections
+    from .drivers import redis as redis_driver
 
     uri = settings.login_limit_storage
     if uri.startswith("redis+cluster://"):
@@ -51,30 +49,22 @@ def _storage(settings: Settings, app: Flask) -> tuple[str, dict, object | None]:
         # limits builds its own RedisCluster from the URI (it takes no client): same timeouts, and
         # the credentials decoded (limits reads them from the URI without unquoting). close() closes it.
         address = redis_cluster_address(uri, "AUTHDEMO_LOGIN_LIMIT_STORAGE")
-        options = redis_cluster_options(settings.store_timeout)
+        options = redis_driver.cluster_options(settings.store_timeout)
         options.update(username=address.username, password=address.password)
-        return uri, options, None
-    manager = app.extensions.get("authdemo_sessions")  # absent in jwt mode
-    store = manager.store if manager is not None else None
+        return uri, options
     if uri.startswith(("redis://", "rediss://", "unix://")):
-        client = getattr(store, "client", None) if uri == settings.redis_url else None
-        owned = None
-        if client is None:
-            client = owned = redis_client(uri, settings.store_timeout)
+        client = get_connections(app).redis(uri)
         # Flask-Limiter picks its backend by scheme; the pool carries the real address.
         scheme = "redis+unix://" if uri.startswith("unix://") else uri
-        return scheme, {"connection_pool": client.connection_pool}, owned
+        return scheme, {"connection_pool": client.connection_pool}
     if uri.startswith("memcached://"):
-        from .settings import _memcached_servers
+        from .settings import parse_memcached_servers
 
-        servers = _memcached_servers({"AUTHDEMO_MEMCACHED_SERVERS": uri.removeprefix("memcached://")})
-        client = getattr(store, "client", None) if servers == settings.memcached_servers else None
-        owned = None
-        if client is None:
-            client = owned = memcached_client(servers, settings.store_timeout)
+        servers = parse_memcached_servers(uri.removeprefix("memcached://"), "AUTHDEMO_LOGIN_LIMIT_STORAGE")
+        client = get_connections(app).memcached(servers)
         # One thread-safe pooled client, instead of limits' default of one client per thread.
-        return uri, {"client_getter": lambda *_args, **_kwargs: client}, owned
-    return "memory://", {}, None
+        return uri, {"client_getter": lambda *_args, **_kwargs: client}
+    return "memory://", {}
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -86,7 +76,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     limits = [(rate, key) for rate, key in limits if rate]
     if not limits:
         return
-    uri, options, owned = _storage(settings, app)
+    uri, options = _storage(settings, app)
     # Registered before the limiter's own hook, so it runs after it: Retry-After only on a 429.
     app.after_request(_retry_after_only_on_429)
     limiter = Limiter(
@@ -102,7 +92,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         swallow_errors=True,
         on_breach=_record_refusal,
     )
-    app.extensions["authdemo_login_limiter"] = (limiter, owned)
+    app.extensions["authdemo_login_limiter"] = limiter
     for endpoint, failure_statuses in LOGIN_ENDPOINTS.items():
         view = app.view_functions.get(endpoint)
         if view is None:
@@ -133,11 +123,12 @@ def _retry_after_only_on_429(response: Response) -> Response:
 
 
 def close(app: Flask) -> None:
-    """Close the connection pool the limiter opened for itself, if any (tests, shutdown)."""
-    limiter, owned = app.extensions.get("authdemo_login_limiter", (None, None))
-    if owned is not None:
-        owned.close()
-    elif limiter is not None:
+    """Close the limiter's connections (tests, shutdown): the app's clients, and a cluster client limits built."""
+    from .drivers import get_connections
+
+    get_connections(app).close()
+    limiter = app.extensions.get("authdemo_login_limiter")
+    if limiter is not None:
         from limits.storage import RedisClusterStorage
 
         if isinstance(limiter.storage, RedisClusterStorage):

@@ -83,9 +83,8 @@ def _number(env: Mapping[str, str], name: str, default, *, minimum, kind=int):
     return value
 
 
-def _memcached_servers(env: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
-    name = "AUTHDEMO_MEMCACHED_SERVERS"
-    raw = env.get(name, "").strip() or "127.0.0.1:11211"
+def parse_memcached_servers(raw: str, name: str = "AUTHDEMO_MEMCACHED_SERVERS") -> tuple[tuple[str, int], ...]:
+    """Parse ``host:port[,host:port…]`` (IPv6 hosts in brackets), or ConfigError naming ``name``."""
     servers = []
     for item in raw.split(","):
         host, _, port = item.strip().rpartition(":")
@@ -261,6 +260,8 @@ def _login_limit_storage(env: Mapping[str, str], backend: str, redis_url: str, m
         return "memory://"
     if value.startswith("redis+cluster://"):
         redis_cluster_address(value, name)
+    elif value.startswith("memcached://"):
+        parse_memcached_servers(value.removeprefix("memcached://"), name)
     elif not value.startswith(("memory://", "redis://", "rediss://", "unix://", "memcached://")):
         raise ConfigError(
             f"{name}={value!r} is not valid; expected a memory://, redis://, redis+cluster:// or memcached:// URI"
@@ -276,7 +277,7 @@ def load_settings(env: Mapping[str, str], default_instance_path: str) -> Setting
     database_url = _database_password(env, database_url)
     backend = _choice(env, "AUTHDEMO_SESSION_BACKEND", SESSION_BACKENDS, "memory")
     redis_url = _redis_url(env)
-    memcached_servers = _memcached_servers(env)
+    memcached_servers = parse_memcached_servers(env.get("AUTHDEMO_MEMCACHED_SERVERS", "").strip() or "127.0.0.1:11211")
     secret_key = _secret_key(env, environment, instance_path)
     algorithm = _jwt_algorithm(env)
     return Settings(

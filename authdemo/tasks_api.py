@@ -24,15 +24,15 @@ import urllib.request
 
 from flask import Flask, g, jsonify
 
-from .sessions.base import StoreUnavailable
+from .drivers import Connections, StoreUnavailable
 from .settings import ConfigError, load_settings
+from .tokens import SHARED_TOKEN_STORES, open_token_store
 from .tokens.bearer import bearer_token, insufficient_scope, invalid_token, register_api_errors
 from .tokens.keys import hs256_keys, keys_from_jwks
-from .tokens.verify import InvalidToken, verify
+from .tokens.verify import InvalidToken, refuse_revoked, verify
 
 JWKS_CACHE_SECONDS = 300
 JWKS_MIN_REFETCH_SECONDS = 30
-SHARED_TOKEN_STORES = ("redis", "memcached")
 
 
 class JwksKeys:
@@ -114,16 +114,7 @@ def _shared_token_store(settings):
     """The deny list, when it lives somewhere this service may reach (never the app's database)."""
     if settings.token_store not in SHARED_TOKEN_STORES:
         return None
-    from .clients import memcached_client, redis_client
-
-    if settings.token_store == "redis":
-        from .tokens.redis_store import RedisTokenStore
-
-        return RedisTokenStore(redis_client(settings.redis_url, settings.store_timeout))
-    from .tokens.memcached_store import MemcachedTokenStore
-
-    client = memcached_client(settings.memcached_servers, settings.store_timeout)
-    return MemcachedTokenStore(client, settings.jwt_refresh_ttl)
+    return open_token_store(settings, Connections(settings))
 
 
 def _verified_claims(token: str, settings, keys_for, token_store) -> dict:
@@ -142,9 +133,7 @@ def _verified_claims(token: str, settings, keys_for, token_store) -> dict:
             leeway=settings.jwt_leeway,
         )
         if token_store is not None:
-            denied, version = token_store.check(claims["jti"], claims["sub"])
-            if denied or claims.get("ver", -1) < version:
-                raise InvalidToken("the token has been revoked")
+            refuse_revoked(claims, token_store)
     except InvalidToken as error:
         raise invalid_token(error.reason) from None
     return claims

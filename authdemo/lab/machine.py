@@ -17,7 +17,7 @@ VERSION_COMMANDS = {
     "postgres": (("postgres", "postgresql"), "--version", r"\) (\S+)"),
     "wrk": (("wrk", "wrk"), "--version", r"wrk (\S+)"),
 }
-PACKAGES = ("flask", "flask-session", "gunicorn", "sqlalchemy", "redis", "pymemcache")
+PACKAGES = ("flask", "gunicorn", "sqlalchemy", "redis", "pymemcache")
 
 
 def _binary_version(binary: tuple[str, str], flag: str, pattern: str) -> str | None:

@@ -59,7 +59,7 @@ def _labels(deployment: Deployment) -> dict:
 
 def store_ops(deployment: Deployment, settings: BenchSettings) -> list[dict]:
     """µs per load and per write-back, through the store object and the session codec."""
-    from ..sessions.interface import decode, encode, new_sid
+    from ..sessions.codec import decode, encode, new_sid
 
     count = settings.store_ops
     with in_process_app(deployment.env) as app:
@@ -152,7 +152,7 @@ SCALE_SKIPPED = {"cookie": "the cookie's login records are the sqlalchemy store'
 
 def scale(deployment: Deployment, settings: BenchSettings, on_step=lambda text, done: None) -> list[dict]:
     """Lookup time with more and more sessions stored."""
-    from ..sessions.interface import encode, new_sid
+    from ..sessions.codec import encode, new_sid
 
     if deployment.store not in FILLERS:
         reason = SCALE_SKIPPED.get(deployment.store, "no bulk filler for this store")
@@ -184,7 +184,7 @@ def scale(deployment: Deployment, settings: BenchSettings, on_step=lambda text, 
 
 def memory_footprint(deployment: Deployment, settings: BenchSettings) -> dict | None:
     """Bytes the store needs for ``settings.memory_sessions`` logged-in sessions, each of a different user."""
-    from ..sessions.interface import encode, new_sid
+    from ..sessions.codec import encode, new_sid
 
     count = settings.memory_sessions
     if deployment.store == "memory":

@@ -1,7 +1,8 @@
 """Pluggable session stores: pick one by name, wire it into the app.
 
 The registry maps each AUTHDEMO_SESSION_BACKEND value to a factory that
-imports its driver lazily, so running on memory never imports redis.
+imports its store lazily, so running on memory never imports redis. Clients
+come from the driver layer (:mod:`authdemo.drivers`).
 """
 
 from __future__ import annotations
@@ -10,52 +11,51 @@ from collections.abc import Callable
 
 from flask import Flask, request, session
 
+from ..drivers import Connections, StoreUnavailable, get_connections
 from ..settings import Settings
-from .base import SessionStore, StoreUnavailable
+from .base import SessionStore
 from .manager import SessionManager, get_manager
 
-__all__ = ["SessionStore", "StoreUnavailable", "SessionManager", "get_manager", "init_app", "build_store"]
+__all__ = ["SessionStore", "StoreUnavailable", "SessionManager", "get_manager", "init_app", "build_store", "STORES"]
 
 # Endpoints that must answer even when the store does not: they report the outage.
 STORE_INDEPENDENT_ENDPOINTS = {"main.healthz", "static"}
 
 
-def _memory(settings: Settings, app: Flask) -> SessionStore:
+def _memory(settings: Settings, connections: Connections) -> SessionStore:
     from .memory import MemorySessionStore
 
     return MemorySessionStore(settings.memory_max_sessions)
 
 
-def _redis(settings: Settings, app: Flask) -> SessionStore:
-    from ..clients import redis_client
+def _redis(settings: Settings, connections: Connections) -> SessionStore:
     from .redis import RedisSessionStore
 
-    return RedisSessionStore(redis_client(settings.redis_url, settings.store_timeout))
+    return RedisSessionStore(connections.redis())
 
 
-def _memcached(settings: Settings, app: Flask) -> SessionStore:
-    from ..clients import memcached_client
+def _memcached(settings: Settings, connections: Connections) -> SessionStore:
     from .memcached import MemcachedSessionStore
 
-    client = memcached_client(settings.memcached_servers, settings.store_timeout)
-    return MemcachedSessionStore(client, index_ttl=settings.session_idle_timeout)
+    return MemcachedSessionStore(connections.memcached(), index_ttl=settings.session_idle_timeout)
 
 
-def _sqlalchemy(settings: Settings, app: Flask, name: str = "sqlalchemy") -> SessionStore:
-    from ..extensions import db
+def _sqlalchemy(settings: Settings, connections: Connections) -> SessionStore:
     from .sqlalchemy import SqlAlchemySessionStore
 
-    with app.app_context():
-        return SqlAlchemySessionStore(db.engine, name)
+    return SqlAlchemySessionStore(connections.sql())
 
 
-def _cookie_records(settings: Settings, app: Flask) -> SessionStore:
+def _cookie_records(settings: Settings, connections: Connections) -> SessionStore:
     # The session itself is in the browser; the per-login records that make
     # logout real live in the database, through the sqlalchemy store.
-    return _sqlalchemy(settings, app, name="cookie (login records in the database)")
+    from .sqlalchemy import SqlAlchemySessionStore
+
+    return SqlAlchemySessionStore(connections.sql(), name="cookie (login records in the database)")
 
 
-STORES: dict[str, Callable[[Settings, Flask], SessionStore]] = {
+#: AUTHDEMO_SESSION_BACKEND → the store (for ``cookie``, the store of per-login records).
+STORES: dict[str, Callable[[Settings, Connections], SessionStore]] = {
     "memory": _memory,
     "redis": _redis,
     "memcached": _memcached,
@@ -65,19 +65,24 @@ STORES: dict[str, Callable[[Settings, Flask], SessionStore]] = {
 
 
 def build_store(settings: Settings, app: Flask) -> SessionStore:
-    """The store (or, for ``cookie``, the record store) named by the settings."""
-    return STORES[settings.session_backend](settings, app)
+    """The store (or, for ``cookie``, the record store) named by the settings, on the app's connections."""
+    return STORES[settings.session_backend](settings, get_connections(app))
 
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Install the session interface for the configured backend and the outage guard."""
-    from .interface import SignedCookieSessionInterface, StoreSessionInterface
+    from .activity import Activity
 
     store = build_store(settings, app)
+    activity = Activity(settings.session_idle_timeout, settings.session_touch_interval)
     if settings.session_backend == "cookie":
-        interface = SignedCookieSessionInterface(store, settings.session_idle_timeout, settings.session_touch_interval)
+        from .signed_cookie import SignedCookieSessionInterface
+
+        interface = SignedCookieSessionInterface(store, activity)
     else:
-        interface = StoreSessionInterface(app, store, settings.session_idle_timeout, settings.session_touch_interval)
+        from .server_side import StoreSessionInterface
+
+        interface = StoreSessionInterface(store, activity)
     app.session_interface = interface
     app.extensions["authdemo_sessions"] = SessionManager(settings.session_backend, store, interface)
     # Registered before CSRF protection so an outage answers 503, not "CSRF token missing".

@@ -3,7 +3,7 @@
 Stores only store bytes under a session id, with a time to live, and keep a
 per-user index of session ids. Cookies, rotation, expiry policy and the
 "every session of a user" operations are built once on top of these
-primitives (see ``interface.py`` and ``manager.py``), as Django's session
+primitives (see ``server_side.py``, ``signed_cookie.py`` and ``manager.py``), as Django's session
 backends do.
 """
 
@@ -12,15 +12,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
+from ..drivers import StoreUnavailable
 
-class StoreUnavailable(Exception):
-    """The session store did not answer; the request gets a 503 naming it."""
-
-    def __init__(self, store: str, reason: str = "", kind: str = "session"):
-        super().__init__(f"the {store} {kind} store is not answering" + (f" ({reason})" if reason else ""))
-        self.store = store
-        self.reason = reason
-        self.kind = kind
+__all__ = ["SessionStore", "StoreUnavailable"]
 
 
 class SessionStore(ABC):

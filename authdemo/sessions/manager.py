@@ -10,7 +10,7 @@ from flask import Flask, current_app, session
 from flask_login import login_user, logout_user
 
 from .base import SessionStore
-from .interface import META_KEY, USER_KEY, decode
+from .codec import LOGIN_USER_KEY, META_KEY, decode
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class SessionManager:
         infos = []
         for sid in sids:
             data = decode(found[sid]) if sid in found else None
-            if data is None or str(data.get(USER_KEY)) != user_id:
+            if data is None or str(data.get(LOGIN_USER_KEY)) != user_id:
                 self.store.delete(sid, user_id)  # expired, evicted or ended: drop it from the index
                 continue
             meta = data.get(META_KEY) or {}

@@ -7,15 +7,13 @@ evict sessions (and the per-user index) before they expire.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import contextmanager
 
-from pymemcache.exceptions import MemcacheError
-
-from ..clients import update_id_set
-from .base import SessionStore, StoreUnavailable
+from ..drivers import memcached as driver
+from ..drivers.memcached import update_id_set
+from .base import SessionStore
 
 SESSION_KEY = "authdemo:session:{}"
-USER_KEY = "authdemo:user-sessions:{}"
+USER_INDEX_KEY = "authdemo:user-sessions:{}"
 
 
 class MemcachedSessionStore(SessionStore):
@@ -28,56 +26,48 @@ class MemcachedSessionStore(SessionStore):
         self.client = client
         self.index_ttl = index_ttl
 
-    @contextmanager
-    def _answering(self):
-        try:
-            yield
-        except (TimeoutError, MemcacheError, OSError) as exc:
-            raise StoreUnavailable(self.name, type(exc).__name__) from exc
-
     def load(self, sid: str) -> bytes | None:
-        """get."""
-        with self._answering():
+        """The session item."""
+        with driver.answering(self.name):
             return self.client.get(SESSION_KEY.format(sid))
 
     def load_many(self, sids: Iterable[str]) -> dict[str, bytes]:
-        """get_many."""
+        """The session items, in one get_many."""
         keys = {SESSION_KEY.format(sid): sid for sid in sids}
         if not keys:
             return {}
-        with self._answering():
+        with driver.answering(self.name):
             found = self.client.get_many(list(keys))
         return {keys[key]: value for key, value in found.items()}
 
     def save(self, sid: str, data: bytes, ttl: int, user_id: str | None, *, must_exist: bool = False) -> bool:
         """set (replace to update only), then make sure the user's index item lists the id."""
         key = SESSION_KEY.format(sid)
-        with self._answering():
+        with driver.answering(self.name):
             if must_exist:
                 stored = self.client.replace(key, data, expire=ttl, noreply=False)
             else:
                 stored = self.client.set(key, data, expire=ttl, noreply=False)
             if stored and user_id is not None:
-                update_id_set(self.client, USER_KEY.format(user_id), lambda sids: sids | {sid}, self.index_ttl)
+                update_id_set(self.client, USER_INDEX_KEY.format(user_id), lambda sids: sids | {sid}, self.index_ttl)
             return bool(stored)
 
     def delete(self, sid: str, user_id: str | None) -> None:
         """delete, and drop the id from the user's index item."""
-        with self._answering():
+        with driver.answering(self.name):
             self.client.delete(SESSION_KEY.format(sid), noreply=False)
             if user_id is not None:
-                update_id_set(self.client, USER_KEY.format(user_id), lambda sids: sids - {sid}, self.index_ttl)
+                update_id_set(self.client, USER_INDEX_KEY.format(user_id), lambda sids: sids - {sid}, self.index_ttl)
 
     def user_sids(self, user_id: str) -> set[str]:
         """The ids in the user's index item."""
-        with self._answering():
-            value = self.client.get(USER_KEY.format(user_id))
-        return set(value.decode().split()) if value else set()
+        with driver.answering(self.name):
+            return driver.read_id_set(self.client, USER_INDEX_KEY.format(user_id))
 
     def ping(self) -> None:
-        """version."""
-        with self._answering():
-            self.client.version()
+        """Ask for the server's version."""
+        with driver.answering(self.name):
+            driver.ping(self.client)
 
     def close(self) -> None:
         """Close pooled connections."""

@@ -15,16 +15,15 @@ and each half failing alone is harmless: see :meth:`RedisSessionStore.save`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import contextmanager
 
 import redis
 from redis.cluster import RedisCluster
 
-from ..clients import REDIS_ERRORS, redis_is_down, redis_ping
-from .base import SessionStore, StoreUnavailable
+from ..drivers import redis as driver
+from .base import SessionStore
 
 SESSION_KEY = "authdemo:session:{}"
-USER_KEY = "authdemo:user-sessions:{}"
+USER_INDEX_KEY = "authdemo:user-sessions:{}"
 
 
 class RedisSessionStore(SessionStore):
@@ -36,18 +35,9 @@ class RedisSessionStore(SessionStore):
     def __init__(self, client: redis.Redis | RedisCluster):
         self.client = client
 
-    @contextmanager
-    def _answering(self):
-        try:
-            yield
-        except REDIS_ERRORS as exc:
-            if not redis_is_down(exc):
-                raise
-            raise StoreUnavailable(self.name, type(exc).__name__) from exc
-
     def load(self, sid: str) -> bytes | None:
-        """GET the session key."""
-        with self._answering():
+        """The session key's value."""
+        with driver.answering(self.name):
             return self.client.get(SESSION_KEY.format(sid))
 
     def load_many(self, sids: Iterable[str]) -> dict[str, bytes]:
@@ -55,7 +45,7 @@ class RedisSessionStore(SessionStore):
         sids = list(sids)
         if not sids:
             return {}
-        with self._answering():
+        with driver.answering(self.name):
             pipe = self.client.pipeline(transaction=False)
             for sid in sids:
                 pipe.get(SESSION_KEY.format(sid))
@@ -74,43 +64,39 @@ class RedisSessionStore(SessionStore):
         only the first, so an index lost with a node that had no persistence
         lists each live session again at its next write-back.
         """
-        with self._answering():
+        with driver.answering(self.name):
             pipe = self.client.pipeline(transaction=False)
             pipe.set(SESSION_KEY.format(sid), data, ex=ttl, xx=must_exist)
             if user_id is not None:
                 # Every session has the same TTL, so the newest save outlives the others:
                 # the set expires with the user's last session.
-                pipe.sadd(USER_KEY.format(user_id), sid)
-                pipe.expire(USER_KEY.format(user_id), ttl)
+                pipe.sadd(USER_INDEX_KEY.format(user_id), sid)
+                pipe.expire(USER_INDEX_KEY.format(user_id), ttl)
             return bool(pipe.execute()[0])
 
     def delete(self, sid: str, user_id: str | None) -> None:
-        """DEL the key and SREM the id."""
-        with self._answering():
+        """Delete the session key and take its id out of the user's set, in one round trip."""
+        with driver.answering(self.name):
             pipe = self.client.pipeline(transaction=False)
             pipe.delete(SESSION_KEY.format(sid))
             if user_id is not None:
-                pipe.srem(USER_KEY.format(user_id), sid)
+                pipe.srem(USER_INDEX_KEY.format(user_id), sid)
             pipe.execute()
 
     def user_sids(self, user_id: str) -> set[str]:
-        """SMEMBERS of the user's set."""
-        with self._answering():
-            return {sid.decode() for sid in self.client.smembers(USER_KEY.format(user_id))}
+        """The members of the user's set."""
+        with driver.answering(self.name):
+            return {sid.decode() for sid in self.client.smembers(USER_INDEX_KEY.format(user_id))}
 
     def ping(self) -> None:
         """PING (every node of a cluster)."""
-        with self._answering():
-            redis_ping(self.client)
+        with driver.answering(self.name):
+            driver.ping(self.client)
 
     def stats(self) -> dict:
         """Redis's own memory figure (each primary's, in a cluster)."""
-        with self._answering():
-            if isinstance(self.client, RedisCluster):
-                nodes = self.client.info("memory", target_nodes=RedisCluster.PRIMARIES)
-                return {"used_memory_human": {node: info.get("used_memory_human") for node, info in nodes.items()}}
-            info = self.client.info("memory")
-        return {"used_memory_human": info.get("used_memory_human")}
+        with driver.answering(self.name):
+            return driver.stats(self.client)
 
     def close(self) -> None:
         """Disconnect the pool."""

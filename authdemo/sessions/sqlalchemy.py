@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from contextlib import contextmanager
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import IntegrityError
 
+from ..drivers import sql as driver
 from ..models import SessionRecord
-from .base import SessionStore, StoreUnavailable
+from .base import SessionStore
 
 table = SessionRecord.__table__
 # The hot statements, built once: constructing a statement costs more than SQLite takes to run it.
@@ -45,20 +44,9 @@ class SqlAlchemySessionStore(SessionStore):
         # must not share a transaction with the request's own queries.
         self.engine = engine
 
-    @contextmanager
-    def _answering(self):
-        try:
-            yield
-        except (OperationalError, PoolTimeout) as exc:
-            raise StoreUnavailable(self.name, type(getattr(exc, "orig", exc)).__name__) from exc
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise StoreUnavailable(self.name, "connection lost") from exc
-            raise
-
     def load(self, sid: str) -> bytes | None:
         """The row's data if it has not expired."""
-        with self._answering(), self.engine.connect() as conn:
+        with driver.answering(self.name), self.engine.connect() as conn:
             return conn.execute(LOAD, {"sid": sid, "now": int(time.time())}).scalar_one_or_none()
 
     def load_many(self, sids: Iterable[str]) -> dict[str, bytes]:
@@ -67,13 +55,13 @@ class SqlAlchemySessionStore(SessionStore):
         if not sids:
             return {}
         query = select(table.c.sid, table.c.data).where(table.c.sid.in_(sids), table.c.expires_at > int(time.time()))
-        with self._answering(), self.engine.connect() as conn:
+        with driver.answering(self.name), self.engine.connect() as conn:
             return {sid: data for sid, data in conn.execute(query)}
 
     def save(self, sid: str, data: bytes, ttl: int, user_id: str | None, *, must_exist: bool = False) -> bool:
         """UPDATE the row, or INSERT it when there is none (retrying once on a racing insert)."""
         values = {"key": sid, "data": data, "expires_at": int(time.time()) + ttl, "user_id": user_id}
-        with self._answering():
+        with driver.answering(self.name):
             for _ in range(2):
                 with self.engine.begin() as conn:
                     if conn.execute(UPDATE, values).rowcount:
@@ -90,29 +78,29 @@ class SqlAlchemySessionStore(SessionStore):
 
     def delete(self, sid: str, user_id: str | None) -> None:
         """DELETE the row."""
-        with self._answering(), self.engine.begin() as conn:
+        with driver.answering(self.name), self.engine.begin() as conn:
             conn.execute(delete(table).where(table.c.sid == sid))
 
     def user_sids(self, user_id: str) -> set[str]:
         """One indexed query on ``user_id``."""
         query = select(table.c.sid).where(table.c.user_id == user_id, table.c.expires_at > int(time.time()))
-        with self._answering(), self.engine.connect() as conn:
+        with driver.answering(self.name), self.engine.connect() as conn:
             return set(conn.execute(query).scalars())
 
     def ping(self) -> None:
         """SELECT 1."""
-        with self._answering(), self.engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
+        with driver.answering(self.name):
+            driver.ping(self.engine)
 
     def clear_expired(self) -> int:
         """DELETE every expired row."""
-        with self._answering(), self.engine.begin() as conn:
+        with driver.answering(self.name), self.engine.begin() as conn:
             return conn.execute(delete(table).where(table.c.expires_at <= int(time.time()))).rowcount
 
     def stats(self) -> dict:
         """Rows stored, live and expired-but-not-purged."""
         now = int(time.time())
-        with self._answering(), self.engine.connect() as conn:
+        with driver.answering(self.name), self.engine.connect() as conn:
             total = conn.execute(select(func.count()).select_from(table)).scalar_one()
             live = conn.execute(select(func.count()).where(table.c.expires_at > now)).scalar_one()
         return {"sessions": live, "expired_not_purged": total - live}

@@ -10,55 +10,58 @@ from collections.abc import Callable
 
 from flask import Flask, current_app
 
+from ..drivers import Connections, get_connections
 from ..settings import Settings
 from .keys import issuer_keys
 from .service import Subject, TokenService
 from .store import TokenStore
 
-__all__ = ["init_app", "get_service", "build_token_store", "load_subject", "Subject"]
+__all__ = ["init_app", "get_service", "build_token_store", "open_token_store", "load_subject", "Subject"]
 
 
-def _memory(settings: Settings, app: Flask) -> TokenStore:
+def _memory(settings: Settings, connections: Connections) -> TokenStore:
     from .memory_store import MemoryTokenStore
 
     return MemoryTokenStore()
 
 
-def _redis(settings: Settings, app: Flask) -> TokenStore:
-    from ..clients import redis_client
+def _redis(settings: Settings, connections: Connections) -> TokenStore:
     from .redis_store import RedisTokenStore
 
-    return RedisTokenStore(redis_client(settings.redis_url, settings.store_timeout))
+    return RedisTokenStore(connections.redis())
 
 
-def _memcached(settings: Settings, app: Flask) -> TokenStore:
-    from ..clients import memcached_client
+def _memcached(settings: Settings, connections: Connections) -> TokenStore:
     from .memcached_store import MemcachedTokenStore
 
-    return MemcachedTokenStore(
-        memcached_client(settings.memcached_servers, settings.store_timeout), settings.jwt_refresh_ttl
-    )
+    return MemcachedTokenStore(connections.memcached(), settings.jwt_refresh_ttl)
 
 
-def _sqlalchemy(settings: Settings, app: Flask) -> TokenStore:
-    from ..extensions import db
+def _sqlalchemy(settings: Settings, connections: Connections) -> TokenStore:
     from .sqlalchemy_store import SqlAlchemyTokenStore
 
-    with app.app_context():
-        return SqlAlchemyTokenStore(db.engine)
+    return SqlAlchemyTokenStore(connections.sql())
 
 
-TOKEN_STORES: dict[str, Callable[[Settings, Flask], TokenStore]] = {
+#: AUTHDEMO_TOKEN_STORE → the store of deny list, families and versions.
+TOKEN_STORES: dict[str, Callable[[Settings, Connections], TokenStore]] = {
     "memory": _memory,
     "redis": _redis,
     "memcached": _memcached,
     "sqlalchemy": _sqlalchemy,
 }
+#: The token stores another process can share: the tasks service checks revocation only in these.
+SHARED_TOKEN_STORES = ("redis", "memcached")
+
+
+def open_token_store(settings: Settings, connections: Connections) -> TokenStore:
+    """The token store named by AUTHDEMO_TOKEN_STORE, on the given connections (the tasks service has no app)."""
+    return TOKEN_STORES[settings.token_store](settings, connections)
 
 
 def build_token_store(settings: Settings, app: Flask) -> TokenStore:
-    """The token store named by AUTHDEMO_TOKEN_STORE."""
-    return TOKEN_STORES[settings.token_store](settings, app)
+    """The token store named by AUTHDEMO_TOKEN_STORE, on the app's connections."""
+    return open_token_store(settings, get_connections(app))
 
 
 def init_app(app: Flask, settings: Settings) -> None:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from pymemcache.exceptions import MemcacheError
-
-from ..clients import update_id_set
-from ..sessions.base import StoreUnavailable
+from ..drivers import StoreUnavailable
+from ..drivers import memcached as driver
+from ..drivers.memcached import update_id_set
 from .store import Family, TokenStore
 
 DENY = "authdemo:deny:{}"
@@ -41,40 +38,33 @@ class MemcachedTokenStore(TokenStore):
         self.client = client
         self.refresh_ttl = refresh_ttl
 
-    @contextmanager
-    def _answering(self) -> Iterator[None]:
-        try:
-            yield
-        except (MemcacheError, OSError) as exc:
-            raise StoreUnavailable("memcached", type(exc).__name__, kind="token") from exc
-
     def deny(self, jti: str, expires_at: int, user_id: str) -> None:
-        """set with the token's remaining lifetime."""
-        with self._answering():
+        """An item that expires with the token."""
+        with driver.answering(self.name, "token"):
             self.client.set(DENY.format(jti), b"1", expire=_expire(expires_at), noreply=False)
 
     def check(self, jti: str, user_id: str) -> tuple[bool, int]:
-        """One get_many."""
+        """The deny entry and the version in one get_many."""
         keys = [DENY.format(jti), VERSION.format(user_id)]
-        with self._answering():
+        with driver.answering(self.name, "token"):
             found = self.client.get_many(keys)
         return keys[0] in found, int(found.get(keys[1]) or 0)
 
     def bump_version(self, user_id: str) -> int:
         """incr, or add the first version (retrying if another process added it first)."""
         key = VERSION.format(user_id)
-        with self._answering():
+        with driver.answering(self.name, "token"):
             for _ in range(CAS_ATTEMPTS):
                 value = self.client.incr(key, 1, noreply=False)
                 if value is not None:
                     return int(value)
                 if self.client.add(key, b"1", expire=0, noreply=False):
                     return 1
-        raise StoreUnavailable("memcached", "version update kept racing", kind="token")
+        raise StoreUnavailable(self.name, "version update kept racing", kind="token")
 
     def create_family(self, family: Family) -> None:
         """set the family, and list it under the user."""
-        with self._answering():
+        with driver.answering(self.name, "token"):
             self.client.set(
                 FAMILY.format(family.family_id),
                 json.dumps(family.as_dict()).encode(),
@@ -89,15 +79,15 @@ class MemcachedTokenStore(TokenStore):
             )
 
     def get_family(self, family_id: str) -> Family | None:
-        """get and decode."""
-        with self._answering():
+        """The family item, decoded."""
+        with driver.answering(self.name, "token"):
             raw = self.client.get(FAMILY.format(family_id))
         return Family(**json.loads(raw)) if raw else None
 
     def rotate(self, family_id: str, old_refresh_jti: str, new: Family) -> bool:
         """gets, check, cas: a racing refresh makes our cas fail, and we report reuse."""
         key = FAMILY.format(family_id)
-        with self._answering():
+        with driver.answering(self.name, "token"):
             raw, token = self.client.gets(key)
             if raw is None:
                 return False
@@ -113,7 +103,7 @@ class MemcachedTokenStore(TokenStore):
     def revoke_family(self, family_id: str) -> Family | None:
         """gets/cas until the revoked flag is written."""
         key = FAMILY.format(family_id)
-        with self._answering():
+        with driver.answering(self.name, "token"):
             for _ in range(CAS_ATTEMPTS):
                 raw, token = self.client.gets(key)
                 if raw is None:
@@ -123,12 +113,12 @@ class MemcachedTokenStore(TokenStore):
                 data = json.dumps(family.as_dict()).encode()
                 if self.client.cas(key, data, token, expire=_expire(family.expires_at), noreply=False):
                     return family
-        raise StoreUnavailable("memcached", "revocation kept racing", kind="token")
+        raise StoreUnavailable(self.name, "revocation kept racing", kind="token")
 
     def user_families(self, user_id: str) -> list[Family]:
         """The user's list, then get_many of the families; expired ones are dropped from the list."""
         key = USER_FAMILIES.format(user_id)
-        with self._answering():
+        with driver.answering(self.name, "token"):
             raw = self.client.get(key)
             ids = set(raw.decode().split()) if raw else set()
             found = self.client.get_many([FAMILY.format(fid) for fid in ids]) if ids else {}
@@ -138,9 +128,9 @@ class MemcachedTokenStore(TokenStore):
         return [Family(**json.loads(value)) for value in found.values()]
 
     def ping(self) -> None:
-        """version."""
-        with self._answering():
-            self.client.version()
+        """Ask for the server's version."""
+        with driver.answering(self.name, "token"):
+            driver.ping(self.client)
 
     def close(self) -> None:
         """Close pooled connections."""

@@ -11,13 +11,10 @@ and the MGET stays one command on one node. Each Lua script names one key
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import redis
 
-from ..clients import REDIS_ERRORS, redis_is_down, redis_ping
-from ..sessions.base import StoreUnavailable
+from ..drivers import redis as driver
 from .store import Family, TokenStore
 
 # {u:<id>} is a hash tag: Redis Cluster hashes only what is inside the braces,
@@ -58,15 +55,6 @@ class RedisTokenStore(TokenStore):
         self._rotate = client.register_script(ROTATE)
         self._revoke = client.register_script(REVOKE)
 
-    @contextmanager
-    def _answering(self) -> Iterator[None]:
-        try:
-            yield
-        except REDIS_ERRORS as exc:
-            if not redis_is_down(exc):
-                raise
-            raise StoreUnavailable("redis", type(exc).__name__, kind="token") from exc
-
     def _run(self, script, key: str, *args):
         """EVALSHA, or EVAL where this node lacks the script (new, restarted).
 
@@ -80,18 +68,18 @@ class RedisTokenStore(TokenStore):
 
     def deny(self, jti: str, expires_at: int, user_id: str) -> None:
         """SET with EXAT: Redis forgets the id when the token would have expired anyway."""
-        with self._answering():
+        with driver.answering(self.name, "token"):
             self.client.set(DENY.format(user_id=user_id, jti=jti), b"1", exat=expires_at)
 
     def check(self, jti: str, user_id: str) -> tuple[bool, int]:
         """One MGET, of two keys in the user's slot."""
-        with self._answering():
+        with driver.answering(self.name, "token"):
             denied, version = self.client.mget(DENY.format(user_id=user_id, jti=jti), VERSION.format(user_id=user_id))
         return denied is not None, int(version or 0)
 
     def bump_version(self, user_id: str) -> int:
-        """INCR."""
-        with self._answering():
+        """Increment the version key (a missing key counts as 0)."""
+        with driver.answering(self.name, "token"):
             return int(self.client.incr(VERSION.format(user_id=user_id)))
 
     def create_family(self, family: Family) -> None:
@@ -101,7 +89,7 @@ class RedisTokenStore(TokenStore):
         hands out no token; if the set is written but not the family, listing
         prunes the id.
         """
-        with self._answering():
+        with driver.answering(self.name, "token"):
             pipe = self.client.pipeline(transaction=False)
             pipe.set(FAMILY.format(family.family_id), json.dumps(family.as_dict()), exat=family.expires_at)
             pipe.sadd(USER_FAMILIES.format(family.user_id), family.family_id)
@@ -110,28 +98,28 @@ class RedisTokenStore(TokenStore):
             pipe.execute()
 
     def get_family(self, family_id: str) -> Family | None:
-        """GET and decode."""
-        with self._answering():
+        """The family's JSON, decoded."""
+        with driver.answering(self.name, "token"):
             raw = self.client.get(FAMILY.format(family_id))
         return Family(**json.loads(raw)) if raw else None
 
     def rotate(self, family_id: str, old_refresh_jti: str, new: Family) -> bool:
-        """The Lua compare-and-swap."""
-        with self._answering():
+        """Run the ROTATE script: the swap happens only if the family still holds ``old_refresh_jti``."""
+        with driver.answering(self.name, "token"):
             swapped = self._run(
                 self._rotate, FAMILY.format(family_id), old_refresh_jti, json.dumps(new.as_dict()), new.expires_at
             )
         return swapped == 1
 
     def revoke_family(self, family_id: str) -> Family | None:
-        """The Lua revoke."""
-        with self._answering():
+        """Run the REVOKE script: flag the family, keep its expiry, return it."""
+        with driver.answering(self.name, "token"):
             raw = self._run(self._revoke, FAMILY.format(family_id))
         return Family(**json.loads(raw)) if raw else None
 
     def user_families(self, user_id: str) -> list[Family]:
         """SMEMBERS then a GET per family, pipelined (families hash to different slots); expired ids are dropped."""
-        with self._answering():
+        with driver.answering(self.name, "token"):
             ids = [fid.decode() for fid in self.client.smembers(USER_FAMILIES.format(user_id))]
             pipe = self.client.pipeline(transaction=False)
             for fid in ids:
@@ -144,8 +132,8 @@ class RedisTokenStore(TokenStore):
 
     def ping(self) -> None:
         """PING (every node of a cluster)."""
-        with self._answering():
-            redis_ping(self.client)
+        with driver.answering(self.name, "token"):
+            driver.ping(self.client)
 
     def close(self) -> None:
         """Disconnect the pool."""

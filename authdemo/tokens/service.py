@@ -18,7 +18,7 @@ import jwt
 
 from .keys import KeySet
 from .store import Family, TokenStore
-from .verify import AUDIENCE, ISSUER, TYPES, InvalidToken, verify
+from .verify import AUDIENCE, ISSUER, TYPES, InvalidToken, refuse_revoked, verify
 
 
 @dataclass(frozen=True)
@@ -117,11 +117,7 @@ class TokenService:
             expected_type=expected_type,
             leeway=self.leeway,
         )
-        denied, version = self.store.check(claims["jti"], claims["sub"])
-        if denied:
-            raise InvalidToken("the token has been revoked")
-        if not isinstance(claims.get("ver"), int) or claims["ver"] < version:
-            raise InvalidToken("the token was revoked by a log-out-everywhere")
+        refuse_revoked(claims, self.store)
         return claims
 
     def refresh(self, refresh_token: str, load_subject) -> TokenPair:

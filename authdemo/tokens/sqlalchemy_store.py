@@ -8,11 +8,11 @@ from contextlib import contextmanager
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import IntegrityError
 
+from ..drivers import StoreUnavailable
+from ..drivers import sql as driver
 from ..models import token_denylist, token_families, token_versions
-from ..sessions.base import StoreUnavailable
 from .store import Family, TokenStore
 
 # The per-request statements, built once (building one costs more than SQLite takes to run it).
@@ -33,11 +33,8 @@ class SqlAlchemyTokenStore(TokenStore):
 
     @contextmanager
     def _connection(self, write: bool = False) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() if write else self.engine.connect() as conn:
-                yield conn
-        except (OperationalError, PoolTimeout) as exc:
-            raise StoreUnavailable("sqlalchemy", type(getattr(exc, "orig", exc)).__name__, kind="token") from exc
+        with driver.answering(self.name, "token"), self.engine.begin() if write else self.engine.connect() as conn:
+            yield conn
 
     def deny(self, jti: str, expires_at: int, user_id: str) -> None:
         """INSERT, ignoring a repeat."""
@@ -72,15 +69,15 @@ class SqlAlchemyTokenStore(TokenStore):
                 return 1
             except IntegrityError:
                 continue  # a concurrent first bump won: bump again on top of it
-        raise StoreUnavailable("sqlalchemy", "version update kept racing", kind="token")
+        raise StoreUnavailable(self.name, "version update kept racing", kind="token")
 
     def create_family(self, family: Family) -> None:
-        """INSERT the family."""
+        """Insert the family's row."""
         with self._connection(write=True) as conn:
             conn.execute(insert(token_families).values(**family.as_dict()))
 
     def get_family(self, family_id: str) -> Family | None:
-        """SELECT by primary key."""
+        """The family, if it has not expired."""
         with self._connection() as conn:
             row = conn.execute(
                 select(token_families).where(
@@ -113,7 +110,7 @@ class SqlAlchemyTokenStore(TokenStore):
         return Family(**row._mapping) if row else None
 
     def user_families(self, user_id: str) -> list[Family]:
-        """One indexed query."""
+        """The user's families that have not expired, in one indexed query."""
         with self._connection() as conn:
             rows = conn.execute(
                 select(token_families).where(
@@ -131,6 +128,6 @@ class SqlAlchemyTokenStore(TokenStore):
         return denied + families
 
     def ping(self) -> None:
-        """SELECT 1."""
+        """Count the version rows: answers only when the database is up and the token tables exist."""
         with self._connection() as conn:
             conn.execute(select(func.count()).select_from(token_versions)).scalar_one()

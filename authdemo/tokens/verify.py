@@ -74,3 +74,16 @@ def verify(
     if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("jti"), str):
         raise InvalidToken("the token's subject or id is malformed")
     return claims
+
+
+def refuse_revoked(claims: dict, store) -> None:
+    """InvalidToken if the token is on the deny list or older than its user's last log-out-everywhere.
+
+    The one revocation rule, used by the app and the tasks service alike:
+    one round trip to the token store (``store.check``).
+    """
+    denied, version = store.check(claims["jti"], claims["sub"])
+    if denied:
+        raise InvalidToken("the token has been revoked")
+    if not isinstance(claims.get("ver"), int) or claims["ver"] < version:
+        raise InvalidToken("the token was revoked by a log-out-everywhere")
