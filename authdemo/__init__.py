@@ -31,8 +31,10 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app.config.update(_flask_config(settings))
     app.extensions["authdemo_settings"] = settings
 
-    from . import account, admin, auth, cli, errors, events, main, models, rbac, sessions, tokens, useragent
+    from . import account, admin, auth, cli, errors, events, json_input, main, models, rbac, sessions, tokens, useragent
     from .extensions import csrf, db, login_manager, migrate
+
+    json_input.init_app(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))  # `flask db …`; init-db upgrades
@@ -53,7 +55,9 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app.register_blueprint(compare_bp)
     cli.init_app(app)
     events.init_app(app)
-    from . import proxy, ratelimit
+    from . import headers, proxy, ratelimit
+
+    headers.init_app(app, settings)
 
     ratelimit.init_app(app, settings)  # after the blueprints: it wraps the login view
     proxy.init_app(app, settings)

@@ -14,6 +14,7 @@ from .models import Permission, Role, User
 from .rbac import permission_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+MAX_ID = 2**63 - 1  # the largest BIGINT; SQLite raises OverflowError past it
 
 
 def _access_form(user: User, roles: list[Role], permissions: list[Permission]) -> UserAccessForm:
@@ -79,7 +80,9 @@ def events_json():
 @permission_required("admin.access")
 def update_roles(user_id: int):
     """Replace a user's roles and direct grants; the change applies from the user's next request."""
-    user = db.session.get(User, user_id) or abort(404)
+    if user_id > MAX_ID:  # the database's integer would overflow: no such user
+        abort(404, description=f"There is no user {user_id}.")
+    user = db.session.get(User, user_id) or abort(404, description=f"There is no user {user_id}.")
     roles, permissions = _all_roles_and_permissions()
     form = _access_form(user, roles, permissions)
     if not form.validate_on_submit():

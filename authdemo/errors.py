@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadHost, HTTPException
 
 from .drivers import StoreUnavailable
+
+RETRY_AFTER = "5"  # seconds: a store restart or failover takes about that long
 
 TITLES = {
     400: "Bad request",
@@ -36,6 +39,10 @@ def error_response(status: int, code: str, message: str) -> Response:
     """One error, as a page or as JSON {"error", "message"}."""
     if wants_json():
         response = jsonify(error=code, message=message)
+    elif request_ctx.url_adapter is None:
+        # The Host header could not be routed (a label over 63 characters, say): no url_for,
+        # so no template; a plain-text answer says the same.
+        response = Response(f"{status} {TITLES.get(status, 'Error')}: {message}\n", mimetype="text/plain")
     else:
         if status >= 500 and "_login_user" not in g:
             # Rendering must not retry the user lookup that may have just failed
@@ -53,7 +60,7 @@ def error_response(status: int, code: str, message: str) -> Response:
         )
     response.status_code = status
     if status == 503:
-        response.headers["Retry-After"] = "5"
+        response.headers["Retry-After"] = RETRY_AFTER
     return response
 
 
@@ -69,6 +76,13 @@ def store_unavailable_response(error: StoreUnavailable) -> Response:
 
 def init_app(app: Flask) -> None:
     """Register the handlers."""
+
+    @app.after_request
+    def _retry_after_on_503(response: Response) -> Response:
+        """Every 503 says when to come back, whichever part of the app answered it."""
+        if response.status_code == 503:
+            response.headers.setdefault("Retry-After", RETRY_AFTER)
+        return response
 
     @app.errorhandler(StoreUnavailable)
     def _store_unavailable(error: StoreUnavailable):
@@ -95,9 +109,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
-        response = error_response(
-            error.code or 500, (error.name or "error").lower().replace(" ", "_"), error.description or ""
-        )
+        description = error.description or ""
+        if isinstance(error, BadHost):
+            description = "The Host header is not a valid host name (a label has at most 63 characters)."
+        response = error_response(error.code or 500, (error.name or "error").lower().replace(" ", "_"), description)
         # Keep what the exception says about itself, such as Allow on a 405.
         for name, value in error.get_headers():
             if name.lower() not in ("content-type", "content-length"):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, session
+import ipaddress
+
+from flask import Blueprint, current_app, jsonify, render_template, request, session
+from flask_login import current_user
 
 from .rbac import permission_required
 from .sessions import StoreUnavailable, get_manager
@@ -56,7 +59,7 @@ def reports():
 
 @bp.route("/healthz")
 def healthz():
-    """JSON: status, auth mode, session backend, and whether its store answers (503 if not)."""
+    """JSON: status (503 when the store is down); mode, backend and store figures for loopback or an admin."""
     settings = current_app.extensions["authdemo_settings"]
     manager = get_manager()
     store = {"name": manager.store.name, "ok": True}
@@ -67,6 +70,9 @@ def healthz():
         store.update(ok=False, error=str(error))
     if getattr(session, "store_error", None) is not None:
         store.update(ok=False, error=str(session.store_error))
+    status = 200 if store["ok"] else 503
+    if not _may_see_details():
+        return jsonify(status="ok" if store["ok"] else "unavailable"), status
     body = {
         "status": "ok" if store["ok"] else "unavailable",
         "auth_mode": settings.auth_mode,
@@ -76,4 +82,17 @@ def healthz():
         "instance": settings.instance_name,
         "sessions_shared_between_instances": settings.session_backend != "memory",
     }
-    return jsonify(body), 200 if store["ok"] else 503
+    return jsonify(body), status
+
+
+def _may_see_details() -> bool:
+    """Host name, pid and store figures only for a request from this machine (probes, the lab) or an admin."""
+    try:
+        if ipaddress.ip_address(request.remote_addr or "").is_loopback:
+            return True
+    except ValueError:
+        pass
+    try:
+        return current_user.can("admin.access")
+    except Exception:  # noqa: BLE001 - the store that holds the login may be the one that is down
+        return False

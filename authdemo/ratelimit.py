@@ -14,6 +14,7 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from redis.exceptions import RedisClusterException
 
 from .settings import Settings
 
@@ -67,19 +68,9 @@ def _storage(settings: Settings, app: Flask) -> tuple[str, dict]:
     return "memory://", {}
 
 
-def init_app(app: Flask, settings: Settings) -> None:
-    """Limit failed logins on the login endpoints (after their blueprints are registered)."""
-    limits = [
-        (settings.login_limit_account, _account_key),
-        (settings.login_limit_address, _address_key),
-    ]
-    limits = [(rate, key) for rate, key in limits if rate]
-    if not limits:
-        return
-    uri, options = _storage(settings, app)
-    # Registered before the limiter's own hook, so it runs after it: Retry-After only on a 429.
-    app.after_request(_retry_after_only_on_429)
-    limiter = Limiter(
+def _limiter(app: Flask, uri: str, options: dict) -> Limiter:
+    """Flask-Limiter on the shared storage: sliding windows, headers, outages swallowed (503 comes from the stores)."""
+    return Limiter(
         get_remote_address,
         app=app,
         storage_uri=uri,
@@ -92,6 +83,28 @@ def init_app(app: Flask, settings: Settings) -> None:
         swallow_errors=True,
         on_breach=_record_refusal,
     )
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Limit failed logins on the login endpoints (after their blueprints are registered)."""
+    limits = [
+        (settings.login_limit_account, _account_key, "failed-logins-per-account"),
+        (settings.login_limit_address, _address_key, "failed-logins-per-address"),
+    ]
+    limits = [limit for limit in limits if limit[0]]
+    if not limits:
+        return
+    uri, options = _storage(settings, app)
+    # Registered before the limiter's own hook, so it runs after it: Retry-After only on a 429 or 503.
+    app.after_request(_retry_after_only_when_refused)
+    try:
+        limiter = _limiter(app, uri, options)
+    except RedisClusterException:  # redis-py reads the slot map when the client is built
+        from .drivers.redis import cluster_unreachable
+        from .settings import redis_cluster_address
+
+        name = "AUTHDEMO_LOGIN_LIMIT_STORAGE"
+        raise cluster_unreachable(name, redis_cluster_address(uri, name)) from None
     app.extensions["authdemo_login_limiter"] = limiter
     for endpoint, failure_statuses in LOGIN_ENDPOINTS.items():
         view = app.view_functions.get(endpoint)
@@ -102,8 +115,12 @@ def init_app(app: Flask, settings: Settings) -> None:
             """Only wrong credentials count, so a user who types the password right is never held back."""
             return request.method == "POST" and response.status_code in statuses
 
-        for rate, key in limits:
-            view = limiter.limit(rate, key_func=key, methods=["POST"], deduct_when=failed, error_message=MESSAGE)(view)
+        # A shared scope per limit: the form and the API draw on one budget per account and one per
+        # address (a guesser alternating between them gets no more tries), counted in the shared store.
+        for rate, key, scope in limits:
+            view = limiter.shared_limit(
+                rate, scope, key_func=key, methods=["POST"], deduct_when=failed, error_message=MESSAGE
+            )(view)
         app.view_functions[endpoint] = view
 
 
@@ -115,9 +132,9 @@ def _record_refusal(limit) -> None:
     record("login_rate_limited", user_id=user_id_for(username), username=username, detail=f"limit {limit.limit}")
 
 
-def _retry_after_only_on_429(response: Response) -> Response:
-    """Retry-After means "refused, come back later": on a form shown again it would only confuse."""
-    if response.status_code != 429:
+def _retry_after_only_when_refused(response: Response) -> Response:
+    """Retry-After means "refused, come back later" (429, 503): on a form shown again it would only confuse."""
+    if response.status_code not in (429, 503):
         response.headers.pop("Retry-After", None)
     return response
 

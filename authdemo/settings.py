@@ -181,6 +181,18 @@ def _jwt_algorithm(env: Mapping[str, str]) -> str:
     return by_lower[value.lower()]
 
 
+def _jwt_private_key_file(env: Mapping[str, str], environment: str, algorithm: str, instance_path: Path) -> str:
+    """The PEM key's path; in development a default in instance/, in production only what is set.
+
+    Empty in production when unset, so the issuer refuses to start instead of minting a key
+    nobody backs up (the tasks service, which only verifies, never reads it).
+    """
+    value = env.get("AUTHDEMO_JWT_PRIVATE_KEY_FILE", "").strip()
+    if value or environment == "production":
+        return value
+    return str(instance_path / f"jwt_{algorithm.lower()}_private.pem")
+
+
 def _leeway(env: Mapping[str, str]) -> int:
     """Seconds of clock skew tolerated on exp/nbf/iat: at most 30, or expiry stops meaning much."""
     value = _number(env, "AUTHDEMO_JWT_LEEWAY", 10, minimum=0)
@@ -300,8 +312,7 @@ def load_settings(env: Mapping[str, str], default_instance_path: str) -> Setting
         instance_path=str(instance_path),
         jwt_algorithm=algorithm,
         jwt_secret=_jwt_secret(env, secret_key),
-        jwt_private_key_file=env.get("AUTHDEMO_JWT_PRIVATE_KEY_FILE", "").strip()
-        or str(instance_path / f"jwt_{algorithm.lower()}_private.pem"),
+        jwt_private_key_file=_jwt_private_key_file(env, environment, algorithm, instance_path),
         jwks_url=env.get("AUTHDEMO_JWKS_URL", "").strip(),
         jwt_access_ttl=_number(env, "AUTHDEMO_JWT_ACCESS_TTL", 300, minimum=1),
         jwt_refresh_ttl=_number(env, "AUTHDEMO_JWT_REFRESH_TTL", 86400, minimum=1),

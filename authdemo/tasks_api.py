@@ -81,7 +81,7 @@ def create_app(test_config: dict[str, str] | None = None) -> Flask:
 
     @app.errorhandler(StoreUnavailable)
     def _store_down(error: StoreUnavailable):
-        return jsonify(error="store_unavailable", message=str(error)), 503
+        return jsonify(error="store_unavailable", message=str(error)), 503, {"Retry-After": "5"}
 
     @app.get("/tasks")
     def tasks():

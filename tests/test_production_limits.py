@@ -80,3 +80,24 @@ def test_the_token_endpoint_is_limited_too(make_app):
     blocked = client.post("/api/token", json={"username": "alice", "password": PASSWORDS["alice"]})
     assert blocked.status_code == 429 and blocked.get_json()["error"] == "too_many_requests"
     assert int(blocked.headers["Retry-After"]) > 0
+
+
+def _api_attempt(app, username: str, password: str, address: str = "198.51.100.1"):
+    """One POST /api/token from this client address."""
+    client = app.test_client()
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = address
+    return client.post("/api/token", json={"username": username, "password": password})
+
+
+@pytest.mark.parametrize("backend", ["redis", "memcached"])
+def test_the_form_and_the_api_share_one_budget_across_instances(make_app, backend):
+    """Alternating form and API, instance 1 and 2, gives no more guesses than one of them alone (finding 1)."""
+    apps = _two_instances(make_app, backend)
+    tries = [_attempt, _api_attempt, _attempt, _api_attempt]
+    statuses = [attempt(apps[i % 2], "alice", "wrong").status_code for i, attempt in enumerate(tries)]
+    assert statuses == [200, 401, 200, 429]
+    assert _attempt(apps[1], "alice", PASSWORDS["alice"]).status_code == 429
+    # The address budget is shared too: spraying accounts over both doors stops at 8 failures.
+    sprayer = "192.0.2.9"
+    attempts = [(_attempt, _api_attempt)[i % 2](apps[i // 2 % 2], f"user{i}", "x", sprayer) for i in range(9)]
+    assert [r.status_code for r in attempts] == [200, 401] * 4 + [429]

@@ -29,12 +29,15 @@ def connect(url: str, timeout: float) -> redis.Redis | RedisCluster:
         from ..settings import redis_cluster_address
 
         address = redis_cluster_address(url)
-        return RedisCluster(
-            startup_nodes=[ClusterNode(host, port) for host, port in address.nodes],
-            username=address.username,
-            password=address.password,
-            **cluster_options(timeout),
-        )
+        try:
+            return RedisCluster(
+                startup_nodes=[ClusterNode(host, port) for host, port in address.nodes],
+                username=address.username,
+                password=address.password,
+                **cluster_options(timeout),
+            )
+        except RedisClusterException:  # redis-py reads the slot map when the client is built
+            raise cluster_unreachable("AUTHDEMO_REDIS_URL", address) from None
     return redis.Redis.from_url(
         url,
         socket_timeout=timeout,
@@ -42,6 +45,14 @@ def connect(url: str, timeout: float) -> redis.Redis | RedisCluster:
         retry=Retry(NoBackoff(), 1),
         health_check_interval=30,
     )
+
+
+def cluster_unreachable(name: str, address) -> Exception:
+    """The start-up error for a cluster none of whose nodes answers: one line naming the variable, no password."""
+    from ..settings import ConfigError
+
+    nodes = ",".join(f"{host}:{port}" for host, port in address.nodes)
+    return ConfigError(f"{name}: no Redis Cluster node answers at {nodes}; start the cluster or fix the URL")
 
 
 def cluster_options(timeout: float) -> dict:

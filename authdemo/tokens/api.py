@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from ..events import record, user_id_for
 from ..extensions import csrf
@@ -48,6 +48,16 @@ def token_required(token_type: str = "access", permission: str | None = None):
     return decorator
 
 
+def json_body():
+    """The parsed JSON body, None when there is none; 400 naming the problem when it is not usable JSON."""
+    if not request.is_json:
+        return None
+    try:
+        return current_app.json.loads(request.get_data())
+    except ValueError as error:  # Flask's own 400 hides the reason outside debug mode
+        raise ApiError(400, "invalid_request", f"The body is not usable JSON: {error}.") from None
+
+
 def _tokens_response(pair: TokenPair) -> Response:
     response = jsonify(
         access_token=pair.access_token,
@@ -64,7 +74,7 @@ def _tokens_response(pair: TokenPair) -> Response:
 @bp.route("/api/token/", methods=["POST"])
 def token():
     """Username and password for an access and a refresh token."""
-    body = request.get_json(silent=True)
+    body = json_body()
     if (
         not isinstance(body, dict)
         or not isinstance(body.get("username"), str)

@@ -57,9 +57,9 @@ def _public_jwk(algorithm: str, public_key) -> dict:
     return {**jwk, "kid": _thumbprint(jwk), "alg": algorithm, "use": "sig"}
 
 
-def _load_or_create_private_key(algorithm: str, path: Path):
-    """Read the PEM private key; in development create it once (mode 0600) when missing."""
-    if not path.exists():
+def _load_or_create_private_key(algorithm: str, path: Path, create: bool):
+    """Read the PEM private key; in development (``create``) make it once (mode 0600) when missing."""
+    if create and not path.exists():
         if algorithm == "EdDSA":
             key = ed25519.Ed25519PrivateKey.generate()
         else:
@@ -97,8 +97,13 @@ def issuer_keys(settings: Settings) -> KeySet:
     if settings.jwt_algorithm == "HS256":
         return hs256_keys(settings.jwt_secret)
     if settings.production and not settings.jwt_private_key_file:
-        raise ConfigError("AUTHDEMO_JWT_PRIVATE_KEY_FILE must be set when AUTHDEMO_ENV=production")
-    private_key = _load_or_create_private_key(settings.jwt_algorithm, Path(settings.jwt_private_key_file))
+        raise ConfigError(
+            f"AUTHDEMO_JWT_PRIVATE_KEY_FILE must be set when AUTHDEMO_ENV=production and "
+            f"AUTHDEMO_JWT_ALGORITHM={settings.jwt_algorithm} (a PEM private key, mounted as a secret)"
+        )
+    private_key = _load_or_create_private_key(
+        settings.jwt_algorithm, Path(settings.jwt_private_key_file), create=not settings.production
+    )
     jwk = _public_jwk(settings.jwt_algorithm, private_key.public_key())
     return KeySet(
         settings.jwt_algorithm,

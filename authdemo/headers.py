@@ -1,0 +1,57 @@
+"""Security headers on every answer (Flask-Talisman), and no-store on every page that can show user data.
+
+The policy holds because no template carries an inline script or style
+attribute: page scripts are files under static/js (tests/test_security_headers.py
+checks the templates and every page's headers).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from flask_talisman import Talisman
+
+from .settings import Settings
+
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",  # no 'unsafe-inline': an injected <script> does not run
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",  # no clickjacking: no page may frame these
+}
+HSTS_MAX_AGE = 365 * 24 * 3600
+# Answers a shared cache may keep: they never depend on who asks.
+CACHEABLE_ENDPOINTS = {"static", "api.jwks"}
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Install Talisman with authdemo's policy and the no-store rule."""
+    Talisman(
+        app,
+        # nginx redirects plain http and terminates TLS; the app itself may be reached on
+        # http://127.0.0.1 (make run, probes), so it must not redirect.
+        force_https=False,
+        # Browsers pin HSTS to a host name on every port: sent only in production (and only over HTTPS).
+        strict_transport_security=settings.production,
+        strict_transport_security_max_age=HSTS_MAX_AGE,
+        strict_transport_security_include_subdomains=False,
+        content_security_policy=CONTENT_SECURITY_POLICY,
+        frame_options="DENY",
+        referrer_policy="same-origin",
+        x_content_type_options=True,
+        # Talisman also sets the session cookie's flags: the same as the app factory's.
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        session_cookie_http_only=app.config["SESSION_COOKIE_HTTPONLY"],
+        session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"],
+    )
+    app.after_request(_no_store)
+
+
+def _no_store(response: Response) -> Response:
+    """Pages show who is logged in (the header) and often more: no browser or proxy cache keeps a copy."""
+    if request.endpoint not in CACHEABLE_ENDPOINTS and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
+    return response
