@@ -1,4 +1,4 @@
-"""The auth event log: written by every auth action in both modes and the API, never by a page view, never a password."""
+"""The auth event log: written by every auth action in both modes and the API; never by a page view, nor a password."""
 
 from __future__ import annotations
 
