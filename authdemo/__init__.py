@@ -53,6 +53,9 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     from .lab.views import bp as compare_bp  # the page only: reads results.json, imports no lab code
 
     app.register_blueprint(compare_bp)
+    from . import webapp
+
+    webapp.init_app(app)
     cli.init_app(app)
     events.init_app(app)
     from . import headers, proxy, ratelimit

@@ -56,6 +56,8 @@ class Settings:
     jwt_refresh_ttl: int = 86400
     jwt_leeway: int = 10
     token_store: str = "sqlalchemy"
+    site_origin: str = ""  # the tasks service's CORS allows exactly this origin (the /app page's)
+    tasks_url: str = ""  # where the /app page finds the tasks service ("" = it does not call it)
 
     @property
     def production(self) -> bool:
@@ -281,6 +283,43 @@ def _login_limit_storage(env: Mapping[str, str], backend: str, redis_url: str, m
     return value
 
 
+def _origin(env: Mapping[str, str], name: str, default: str, *, path_allowed: bool = False) -> str:
+    """An http(s) origin (scheme://host[:port]), or a base URL when ``path_allowed``; "" when set to off."""
+    from urllib.parse import urlsplit
+
+    raw = env.get(name, "").strip()
+    if raw.lower() == "off":
+        return ""
+    value = (raw or default).rstrip("/")
+    if not value:
+        return ""
+    expected = (
+        "an http(s) URL such as http://127.0.0.1:5001" if path_allowed else "an origin such as https://app.example"
+    )
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not valid; expected {expected}, or off") from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or parts.username
+        or parts.query
+        or parts.fragment
+        or (parts.path and not path_allowed)
+    ):
+        raise ConfigError(f"{name}={raw!r} is not valid; expected {expected}, or off")
+    if path_allowed:
+        return value
+    # Browsers send the Origin header in lower case, without a default port.
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host.lower()}{port}"
+
+
 def load_settings(env: Mapping[str, str], default_instance_path: str) -> Settings:
     """Parse and validate every AUTHDEMO_* variable that authdemo understands."""
     instance_path = Path(env.get("AUTHDEMO_INSTANCE_PATH") or default_instance_path).resolve()
@@ -318,4 +357,14 @@ def load_settings(env: Mapping[str, str], default_instance_path: str) -> Setting
         jwt_refresh_ttl=_number(env, "AUTHDEMO_JWT_REFRESH_TTL", 86400, minimum=1),
         jwt_leeway=_leeway(env),
         token_store=_choice(env, "AUTHDEMO_TOKEN_STORE", TOKEN_STORES, "sqlalchemy"),
+        # `make run` and the tasks service's documented port; production names its own or has none.
+        site_origin=_origin(
+            env, "AUTHDEMO_SITE_ORIGIN", "" if environment == "production" else "http://127.0.0.1:5000"
+        ),
+        tasks_url=_origin(
+            env,
+            "AUTHDEMO_TASKS_URL",
+            "" if environment == "production" else "http://127.0.0.1:5001",
+            path_allowed=True,
+        ),
     )

@@ -5,7 +5,8 @@
 It verifies signature, expiry, token type and the ``tasks.read`` permission
 with the shared HS256 key, or with public keys fetched from
 AUTHDEMO_JWKS_URL (EdDSA/RS256: then it holds nothing that can mint
-tokens). It never opens the database.
+tokens). It never opens the database. Browsers may read it from exactly one other
+origin, the site's (AUTHDEMO_SITE_ORIGIN), where the /app page runs.
 
 Revocation is the trade-off: with a shared Redis or Memcached token store
 (AUTHDEMO_TOKEN_STORE=redis|memcached) it checks the deny list and the
@@ -22,7 +23,7 @@ import threading
 import time
 import urllib.request
 
-from flask import Flask, g, jsonify
+from flask import Flask, g, jsonify, request
 
 from .drivers import Connections, StoreUnavailable
 from .settings import ConfigError, load_settings
@@ -97,6 +98,9 @@ def create_app(test_config: dict[str, str] | None = None) -> Flask:
             revocation_checked=token_store is not None,
         )
 
+    if settings.site_origin:
+        _allow_the_site(app, settings.site_origin)
+
     @app.get("/healthz")
     def healthz():
         """What this service trusts."""
@@ -108,6 +112,28 @@ def create_app(test_config: dict[str, str] | None = None) -> Flask:
         )
 
     return app
+
+
+def _allow_the_site(app: Flask, origin: str) -> None:
+    """CORS for exactly one origin, the site's (AUTHDEMO_SITE_ORIGIN): its /app page may read /tasks.
+
+    No credentials mode: the page sends its access token in the Authorization
+    header, and no cookie of this service is ever involved.
+    """
+
+    @app.after_request
+    def _cors(response):
+        response.vary.add("Origin")
+        if request.headers.get("Origin") != origin:
+            return response  # any other origin gets no CORS header, so its scripts cannot read the answer
+        response.headers["Access-Control-Allow-Origin"] = origin
+        # The page tells an expired token (refresh) from a missing permission by the challenge.
+        response.headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
+        if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
+            response.headers["Access-Control-Allow-Methods"] = "GET"
+            response.headers["Access-Control-Allow-Headers"] = "Authorization"
+            response.headers["Access-Control-Max-Age"] = "600"
+        return response
 
 
 def _shared_token_store(settings):

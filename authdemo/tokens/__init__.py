@@ -12,6 +12,7 @@ from flask import Flask, current_app
 
 from ..drivers import Connections, get_connections
 from ..settings import Settings
+from ..tasks import TaskList
 from .keys import issuer_keys
 from .service import Subject, TokenService
 from .store import TokenStore
@@ -79,6 +80,7 @@ def init_app(app: Flask, settings: Settings) -> None:
 
     service.on_event = record
     app.extensions["authdemo_tokens"] = service
+    app.extensions["authdemo_tasks"] = TaskList()
     app.register_blueprint(api.bp)
     if settings.auth_mode == "jwt":
         from . import browser

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, after_this_request, current_app, g, jsonify, request
 
 from ..events import record, user_id_for
 from ..extensions import csrf
 from ..models import User
-from . import get_service, load_subject
+from ..tasks import TITLE_MAX, clean_title
+from . import get_service, load_subject, refresh_cookie
 from .bearer import ApiError, bearer_token, insufficient_scope, invalid_token, register_api_errors
 from .service import TokenPair
 from .verify import InvalidToken
@@ -21,12 +22,6 @@ from .verify import InvalidToken
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)  # bearer tokens are not sent by browsers on their own: no CSRF to defend against
 register_api_errors(bp)
-
-TASKS = [
-    {"id": 1, "title": "Rotate the JWT signing key", "done": False},
-    {"id": 2, "title": "Run sessions purge from cron", "done": True},
-    {"id": 3, "title": "Compare the stores with flask bench", "done": False},
-]
 
 
 def token_required(token_type: str = "access", permission: str | None = None):
@@ -59,12 +54,24 @@ def json_body():
 
 
 def _tokens_response(pair: TokenPair) -> Response:
-    response = jsonify(
-        access_token=pair.access_token,
-        refresh_token=pair.refresh_token,
-        token_type="Bearer",
-        expires_in=pair.expires_in,
-    )
+    if refresh_cookie.wants_cookie():
+        # The /app page: the refresh token goes into an HttpOnly cookie, never into JavaScript.
+        refresh_expires_in = pair.refresh_claims["exp"] - pair.refresh_claims["iat"]
+        response = jsonify(
+            access_token=pair.access_token,
+            token_type="Bearer",
+            expires_in=pair.expires_in,
+            refresh_token_delivery="cookie",
+            refresh_expires_in=refresh_expires_in,
+        )
+        refresh_cookie.set_cookie(response, pair)
+    else:
+        response = jsonify(
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            token_type="Bearer",
+            expires_in=pair.expires_in,
+        )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
@@ -74,6 +81,7 @@ def _tokens_response(pair: TokenPair) -> Response:
 @bp.route("/api/token/", methods=["POST"])
 def token():
     """Username and password for an access and a refresh token."""
+    refresh_cookie.wants_cookie()  # an unknown delivery is a 400 before any password is checked
     body = json_body()
     if (
         not isinstance(body, dict)
@@ -96,11 +104,40 @@ def token():
 @bp.route("/api/token/refresh/", methods=["POST"])
 def refresh():
     """A refresh token for a new pair; the refresh token rotates."""
+    from_cookie = refresh_cookie.wants_cookie()
+    token = refresh_cookie.refresh_token_from_cookie() if from_cookie else bearer_token()
     try:
-        pair = get_service().refresh(bearer_token(), load_subject)
+        pair = get_service().refresh(token, load_subject)
     except InvalidToken as error:
+        if from_cookie:
+            after_this_request(refresh_cookie.clear_cookie)  # a dead cookie is of no use to keep
         raise invalid_token(error.reason) from None
     return _tokens_response(pair)
+
+
+@bp.route("/api/token/refresh", methods=["DELETE"])
+@bp.route("/api/token/refresh/", methods=["DELETE"])
+def end_page_login():
+    """The /app page's log-out: revoke the refresh cookie's whole login and clear the cookie.
+
+    Like token revocation (RFC 7009 §2.2), an unknown or dead token is not an
+    error: the login is over either way.
+    """
+    refresh_cookie.require_cookie_delivery()
+    token = request.cookies.get(refresh_cookie.cookie_name(), "").strip()
+    service = get_service()
+    revoked = None
+    if token:
+        try:
+            claims = service.verify(token, "refresh")
+        except InvalidToken:
+            pass
+        else:
+            service.revoke(claims)
+            revoked = claims["fam"]
+    response = jsonify(logged_out=True, login_ended=revoked is not None)
+    response.headers["Cache-Control"] = "no-store"
+    return refresh_cookie.clear_cookie(response)
 
 
 @bp.route("/api/token/revoke", methods=["POST"])
@@ -150,7 +187,19 @@ def me():
 @token_required(permission="tasks.read")
 def tasks():
     """An example resource that needs tasks.read."""
-    return jsonify(tasks=TASKS)
+    return jsonify(tasks=current_app.extensions["authdemo_tasks"].all())
+
+
+@bp.route("/api/tasks", methods=["POST"])
+@token_required(permission="tasks.write")
+def add_task():
+    """Add a task: JSON {"title"}; needs tasks.write."""
+    body = json_body()
+    title = clean_title(body.get("title")) if isinstance(body, dict) else None
+    if title is None:
+        raise ApiError(400, "invalid_request", f'Send JSON {{"title": "..."}} with 1 to {TITLE_MAX} characters.')
+    task = current_app.extensions["authdemo_tasks"].add(title, g.claims["username"])
+    return jsonify(task=task), 201
 
 
 @bp.route("/.well-known/jwks.json")
