@@ -55,7 +55,7 @@ def _mask(value: str) -> str:
 @lesson_bp.route(LESSON_PATH)
 def lesson():
     """What a script injected into a page can take, shown with dummy tokens (development only)."""
-    response = Response(render_template("webapp/lesson.html", dummy_access=_dummy_token("access")))
+    response = Response(render_template("webapp/lesson.html"))
     response.headers.setdefault("Content-Security-Policy", LESSON_CSP)
     response.headers["Cache-Control"] = "no-store"
     return response

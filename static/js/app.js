@@ -154,9 +154,9 @@
     renderHolds();
   }
 
-  async function postRefresh() {
+  async function postRefresh(note) {
     refreshCount += 1;
-    const result = await send("POST", REFRESH_PATH, { auth: false, headers: DELIVERY, note: "refresh", kind: "refresh" });
+    const result = await send("POST", REFRESH_PATH, { auth: false, headers: DELIVERY, note, kind: "refresh" });
     if (result.ok) {
       useTokens(result.data);
       return;
@@ -167,9 +167,11 @@
 
   // One refresh at a time in this page; and, where the browser has Web Locks, across this
   // site's tabs too, so two tabs never present the same refresh cookie at once.
-  function refresh() {
+  function refresh(note = "refresh") {
     if (!refreshing) {
-      const run = navigator.locks ? navigator.locks.request("authdemo-app-refresh", postRefresh) : postRefresh();
+      const run = navigator.locks
+        ? navigator.locks.request("authdemo-app-refresh", () => postRefresh(note))
+        : postRefresh(note);
       refreshing = run.finally(() => {
         refreshing = null;
       });
@@ -325,7 +327,7 @@
   async function resume() {
     setStatus("Resuming the login with the refresh cookie…");
     try {
-      await refresh();
+      await refresh("resume: the page was loaded, the variable is empty");
     } catch (error) {
       if (!(error instanceof LoginEnded)) throw error;
       const noCookie = /invalid_request/.test(error.message);
