@@ -135,6 +135,7 @@ def end_page_login():
         else:
             service.revoke(claims)
             revoked = claims["fam"]
+            record("logout", user_id=claims["sub"], session_key=revoked, detail="DELETE /api/token/refresh (/app)")
     response = jsonify(logged_out=True, login_ended=revoked is not None)
     response.headers["Cache-Control"] = "no-store"
     return refresh_cookie.clear_cookie(response)
