@@ -27,6 +27,17 @@ HSTS_MAX_AGE = 365 * 24 * 3600
 CACHEABLE_ENDPOINTS = {"static", "api.jwks"}
 
 
+def content_security_policy(settings: Settings) -> dict[str, str]:
+    """The policy; connect-src names the tasks service's origin too when /app reads it (AUTHDEMO_TASKS_URL)."""
+    policy = dict(CONTENT_SECURITY_POLICY)
+    if settings.tasks_url:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(settings.tasks_url)
+        policy["connect-src"] = f"'self' {parts.scheme}://{parts.netloc}"
+    return policy
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     """Install Talisman with authdemo's policy and the no-store rule."""
     Talisman(
@@ -38,7 +49,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         strict_transport_security=settings.production,
         strict_transport_security_max_age=HSTS_MAX_AGE,
         strict_transport_security_include_subdomains=False,
-        content_security_policy=CONTENT_SECURITY_POLICY,
+        content_security_policy=content_security_policy(settings),
         frame_options="DENY",
         referrer_policy="same-origin",
         x_content_type_options=True,

@@ -22,11 +22,6 @@ lesson_bp = Blueprint("lesson", __name__)
 
 LESSON_COOKIE = "authdemo_lesson_refresh"
 LESSON_PATH = "/app/lesson"
-# The lesson's own policy, in case the site sends none: scripts and connections from this origin only.
-LESSON_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
 
 
 @bp.route("/app")
@@ -55,8 +50,8 @@ def _mask(value: str) -> str:
 @lesson_bp.route(LESSON_PATH)
 def lesson():
     """What a script injected into a page can take, shown with dummy tokens (development only)."""
+    # The site's own Content-Security-Policy (authdemo/headers.py) is what the lesson's fourth case tries.
     response = Response(render_template("webapp/lesson.html"))
-    response.headers.setdefault("Content-Security-Policy", LESSON_CSP)
     response.headers["Cache-Control"] = "no-store"
     return response
 
