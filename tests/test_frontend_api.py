@@ -192,3 +192,13 @@ def test_the_lesson_exists_in_development_only(make_app, tmp_path):
         assert client.get(path).status_code == 404, path
         assert client.post(path).status_code == 404, path
     assert "lesson" not in client.get("/app").get_data(as_text=True)
+
+
+def test_the_sites_csp_lets_app_reach_the_tasks_service_and_nothing_else(make_app):
+    page = make_app("memory", AUTHDEMO_TASKS_URL="http://127.0.0.1:5999/").test_client().get("/app")
+    directives = dict(part.strip().split(" ", 1) for part in page.headers["Content-Security-Policy"].split(";"))
+    assert directives["connect-src"] == "'self' http://127.0.0.1:5999"
+    assert directives["script-src"] == "'self'"
+    alone = make_app("memory", AUTHDEMO_TASKS_URL="off").test_client().get("/app")
+    assert "connect-src" not in alone.headers["Content-Security-Policy"]
+    assert 'data-tasks-url=""' in alone.get_data(as_text=True)
