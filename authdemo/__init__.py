@@ -58,9 +58,10 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     webapp.init_app(app)
     cli.init_app(app)
     events.init_app(app)
-    from . import headers, proxy, ratelimit
+    from . import headers, proxy, ratelimit, wire
 
     headers.init_app(app, settings)
+    wire.init_app(app)
 
     ratelimit.init_app(app, settings)  # after the blueprints: it wraps the login view
     proxy.init_app(app, settings)

@@ -13,19 +13,42 @@ from .sessions import StoreUnavailable, get_manager
 bp = Blueprint("main", __name__)
 
 
+ENGINE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MySQL"}
+
+
+def database_engine() -> str:
+    """The app database's engine as people name it (SQLite, PostgreSQL), not only "sqlalchemy"."""
+    from .extensions import db
+
+    name = db.engine.dialect.name
+    return ENGINE_NAMES.get(name, name)
+
+
+def _store_label(settings, engine: str) -> str:
+    """The header badge: the session store, or in jwt mode the token store, with the database engine where SQL."""
+    if settings.auth_mode == "jwt":
+        return f"tokens in {settings.token_store}" + (f" ({engine})" if settings.token_store == "sqlalchemy" else "")
+    if settings.session_backend == "sqlalchemy":
+        return f"sqlalchemy ({engine})"
+    if settings.session_backend == "cookie":
+        return f"cookie (records in {engine})"
+    return settings.session_backend
+
+
 @bp.app_context_processor
 def config_summary():
     """What every page shows in its header: the auth mode and the store."""
     settings = current_app.extensions["authdemo_settings"]
+    engine = database_engine()
     return {
         "config_summary": {
             "auth_mode": settings.auth_mode,
             "session_backend": settings.session_backend,
             "token_store": settings.token_store,
             # What the header badge names: the session store, or in jwt mode the token store.
-            "store_label": settings.session_backend
-            if settings.auth_mode == "session"
-            else f"tokens in {settings.token_store}",
+            "store_label": _store_label(settings, engine),
+            "database_engine": engine,
+            "wire": settings.wire,
             "access_ttl": settings.jwt_access_ttl,
             "store_description": STORE_DESCRIPTIONS[settings.session_backend],
             "idle_timeout": settings.session_idle_timeout,
@@ -81,7 +104,18 @@ def healthz():
         # Which app process answered: behind a load balancer, consecutive requests differ.
         "instance": settings.instance_name,
         "sessions_shared_between_instances": settings.session_backend != "memory",
+        "database": {"engine": database_engine(), "holds": "users, roles, permissions"},
+        "wire": "on" if settings.wire else "off",
     }
+    if settings.auth_mode == "jwt":
+        # In jwt mode no server-side session exists (session_backend is unused): say where each thing is.
+        body["token_store"] = settings.token_store
+        body["holds"] = {
+            "browser": "the access and refresh tokens, in HttpOnly cookies; a small signed cookie with the CSRF secret",
+            f"token store ({settings.token_store})": "revoked token ids (deny list), refresh-token families, "
+            "each user's token version",
+            f"database ({database_engine()})": "users, roles and permissions (read at login and at each refresh)",
+        }
     return jsonify(body), status
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
+from .wire import record
 
 user_roles = Table(
     "user_roles",
@@ -102,11 +103,17 @@ class User(UserMixin, db.Model):
         """The user if the credentials match; equal work whether or not the name exists."""
         # No stored name holds a NUL, and PostgreSQL refuses one in a query: treat it as unknown.
         known = "\x00" not in username
-        user = db.session.execute(db.select(cls).filter_by(username=username)).scalar_one_or_none() if known else None
-        if user is None:
-            check_password_hash(_DUMMY_HASH, password)
-            return None
-        return user if user.check_password(password) else None
+        with record("database", "SELECT user by name") as item:
+            query = db.select(cls).filter_by(username=username)
+            user = db.session.execute(query).scalar_one_or_none() if known else None
+            item["result"] = "miss" if user is None else "hit"
+        with record("flask", "scrypt password check") as item:
+            if user is None:
+                check_password_hash(_DUMMY_HASH, password)  # the same work for a name that does not exist
+                item["result"] = "no such user"
+                return None
+            item["result"] = "match" if user.check_password(password) else "no match"
+        return user if item["result"] == "match" else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,7 +168,9 @@ def load_identity(user_id: int) -> Identity | None:
     SQL Core on the request's connection: the ORM with joined eager loads
     cost several times more per request, for objects a request only reads.
     """
-    rows = db.session.connection().execute(_identity_query(), {"user_id": user_id}).all()
+    with record("database", "SELECT user, roles, permissions") as item:
+        rows = db.session.connection().execute(_identity_query(), {"user_id": user_id}).all()
+        item["result"] = f"{len(rows)} rows"
     if not rows:
         return None
     return Identity(

@@ -58,6 +58,7 @@ class Settings:
     token_store: str = "sqlalchemy"
     site_origin: str = ""  # the tasks service's CORS allows exactly this origin (the /app page's)
     tasks_url: str = ""  # where the /app page finds the tasks service ("" = it does not call it)
+    wire: bool = True  # AUTHDEMO_WIRE: journal this browser's requests for /account/wire
 
     @property
     def production(self) -> bool:
@@ -367,4 +368,5 @@ def load_settings(env: Mapping[str, str], default_instance_path: str) -> Setting
             "" if environment == "production" else "http://127.0.0.1:5001",
             path_allowed=True,
         ),
+        wire=_choice(env, "AUTHDEMO_WIRE", ("on", "off"), "off" if environment == "production" else "on") == "on",
     )

@@ -71,9 +71,12 @@ def build_store(settings: Settings, app: Flask) -> SessionStore:
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Install the session interface for the configured backend and the outage guard."""
+    from ..wire import instrument
     from .activity import Activity
 
+    # Wrapped once, here: every call the interface and the manager make shows on /account/wire.
     store = build_store(settings, app)
+    store = instrument(app, store, "cookie records" if settings.session_backend == "cookie" else store.name)
     activity = Activity(settings.session_idle_timeout, settings.session_touch_interval)
     if settings.session_backend == "cookie":
         from .signed_cookie import SignedCookieSessionInterface

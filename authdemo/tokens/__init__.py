@@ -67,11 +67,13 @@ def build_token_store(settings: Settings, app: Flask) -> TokenStore:
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Keys, store, service and the API; the browser side too when AUTHDEMO_AUTH_MODE=jwt."""
+    from ..wire import instrument
     from . import api
 
+    store = build_token_store(settings, app)
     service = TokenService(
         issuer_keys(settings),
-        build_token_store(settings, app),
+        instrument(app, store, f"{store.name} tokens"),
         settings.jwt_access_ttl,
         settings.jwt_refresh_ttl,
         settings.jwt_leeway,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import jwt
 
+from ..wire import note, record
 from .keys import KeySet
 from .store import Family, TokenStore
 from .verify import AUDIENCE, ISSUER, TYPES, InvalidToken, refuse_revoked, verify
@@ -62,7 +63,8 @@ class TokenService:
 
     def _encode(self, claims: dict, token_type: str) -> str:
         headers = {"typ": TYPES[token_type], "kid": self.keys.kid}
-        return jwt.encode(claims, self.keys.signing_key, algorithm=self.keys.algorithm, headers=headers)
+        with record("flask", f"JWT sign {token_type} token ({self.keys.algorithm})"):
+            return jwt.encode(claims, self.keys.signing_key, algorithm=self.keys.algorithm, headers=headers)
 
     def _mint(self, subject: Subject, family_id: str, version: int, refresh_expires_at: int | None) -> TokenPair:
         now = int(time.time())
@@ -110,13 +112,19 @@ class TokenService:
 
     def verify(self, token: str, expected_type: str) -> dict:
         """Signature and claims, then the deny list and the user's version (one store round trip)."""
-        claims = verify(
-            token,
-            algorithm=self.keys.algorithm,
-            keys=self.keys.verification_keys,
-            expected_type=expected_type,
-            leeway=self.leeway,
-        )
+        with record("flask", f"JWT signature check ({self.keys.algorithm}, {expected_type})") as item:
+            try:
+                claims = verify(
+                    token,
+                    algorithm=self.keys.algorithm,
+                    keys=self.keys.verification_keys,
+                    expected_type=expected_type,
+                    leeway=self.leeway,
+                )
+            except InvalidToken as error:
+                item["result"] = f"refused: {error.reason}"
+                raise
+            item["result"] = "valid"
         refuse_revoked(claims, self.store)
         return claims
 
@@ -132,6 +140,7 @@ class TokenService:
         if family is None or family.revoked:
             raise InvalidToken("this login has ended")
         if family.refresh_jti != claims["jti"]:
+            note("flask", "refresh token reuse detected", "this login is ended on every device")
             self.revoke_family(family_id)
             self._reuse_detected(family)
             raise InvalidToken("refresh token reuse detected: this login has been ended on every device")
@@ -151,6 +160,7 @@ class TokenService:
         )
         if not self.store.rotate(family_id, claims["jti"], rotated):
             # Another request rotated this same token first: one of the two is a copy.
+            note("flask", "refresh token reuse detected", "two refreshes with one token")
             self.revoke_family(family_id)
             self._reuse_detected(family)
             raise InvalidToken("refresh token reuse detected: this login has been ended on every device")
