@@ -243,6 +243,7 @@ class Instrumented:
 
     def __setattr__(self, name: str, value) -> None:
         setattr(self._target, name, value)
+        self.__dict__.pop(name, None)  # the next call wraps the new value
 
 
 def instrument(app: Flask, store, component: str):
