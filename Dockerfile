@@ -1,11 +1,14 @@
 # The authdemo app image: gunicorn serving app:app on port 8000.
-# docker-compose.yml runs two of these behind nginx. Written and checked
-# statically (tests/test_docker_files.py) on a machine without a Docker engine:
-# this image has not been built there.
+# docker-compose.yml runs two of these behind nginx; `make docker-test` builds it
+# and runs the stack (tests/test_docker_stack.py).
 #
 # No secret goes into any layer: the signing key and the database password are
 # files mounted at run time (/run/secrets/...), read through AUTHDEMO_*_FILE.
-FROM python:3.11-slim
+#
+# BASE_IMAGE: the public image by default; docker/build-images.sh passes a local
+# stand-in built from Debian's packages where no image registry answers.
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -20,8 +23,13 @@ RUN groupadd --system --gid 10001 authdemo \
 WORKDIR /app
 
 # Dependencies first (pinned): this layer is rebuilt only when requirements.txt changes.
+# A machine whose package index is reached through its own CA (a proxy) gives the
+# bundle as a build secret: `--secret id=pip_ca,src=/etc/ssl/certs/ca-certificates.crt`.
+# It is mounted for this one command and is in no layer; without it pip uses its own.
 COPY requirements.txt ./
-RUN pip install -r requirements.txt
+RUN --mount=type=secret,id=pip_ca \
+    if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
+ && pip install -r requirements.txt
 
 # Only what runs: no tests, no instance/ or secrets/ (.dockerignore keeps them out of the context too).
 COPY app.py ./

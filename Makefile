@@ -44,6 +44,18 @@ docker-secrets:
 	@chmod 644 secrets/* && chmod 600 secrets/tls_key.pem  # nginx's master is root in its container
 	@ls -l secrets
 
+# The images docker-compose.yml runs, built locally: a Debian base (debootstrap, once,
+# cached in /var/cache/authdemo-docker), stand-ins for the public images, the app image.
+# Needs root (debootstrap), a Docker engine, debootstrap; see docs/docker.md.
+.PHONY: docker-images docker-test
+docker-images:
+	docker/build-images.sh
+
+# Builds the images, brings the compose stack up and checks it for real, takes it down
+# (tests/test_docker_stack.py; `make test` runs it too, and skips it without an engine).
+docker-test: $(STAMP)
+	AUTHDEMO_REQUIRE_SERVICES=1 $(BIN)/python -m pytest -p no:cacheprovider tests/test_docker_stack.py $(PYTEST_ARGS)
+
 # The comparison lab: each starts its own stores and gunicorn processes, stops them
 # all at the end, and leaves results.json and PNG charts in instance/results/ (/compare).
 .PHONY: compare bench

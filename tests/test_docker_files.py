@@ -1,8 +1,9 @@
-"""The Docker files, checked statically: no Docker engine runs where these tests run.
+"""The Docker files, checked statically, without a Docker engine.
 
 What a build or `docker compose up` would show late (a secret baked into a
 layer, an app reading a file nothing mounts, data outside a volume) is
-checked here from the files themselves.
+checked here from the files themselves; tests/test_docker_stack.py builds and
+runs them for real where an engine answers.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRETISH = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|CREDENTIAL|API_?KEY|_KEY$", re.IGNORECASE)
 APP_SERVICES = ("init", "app1", "app2")
 NEVER_COPIED = ("instance", "secrets", ".venv", ".git", "tests")
+VARIABLE = re.compile(r"\$\{(\w+):-([^}]*)\}")
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    """docker-compose.yml as Compose reads it (YAML merge keys resolved)."""
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    """docker-compose.yml as Compose reads it with no variable set (defaults filled in, merge keys resolved)."""
+    return yaml.safe_load(VARIABLE.sub(r"\2", (ROOT / "docker-compose.yml").read_text()))
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -44,10 +46,10 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 
 def test_image_is_python_slim_and_runs_gunicorn_as_a_non_root_user():
-    """A small base, and the server never runs as root inside the container."""
+    """A small base (the public one unless BASE_IMAGE says otherwise), and the server never runs as root."""
     instructions = dockerfile_instructions()
     names = [name for name, _ in instructions]
-    assert instructions[0] == ("FROM", "python:3.11-slim")
+    assert instructions[:2] == [("ARG", "BASE_IMAGE=python:3.11-slim"), ("FROM", "${BASE_IMAGE}")]
     users = [args for name, args in instructions if name == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert names.index("USER") < names.index("CMD")
@@ -170,7 +172,38 @@ def test_nginx_gets_every_template_value_and_the_tls_pair(compose):
         f"app1:{app_port}",
         f"app2:{app_port}",
     }
-    published = {port.split(":")[1] for port in nginx["ports"]}
+    addresses = {port.split(":")[0] for port in nginx["ports"]}
+    assert addresses == {"127.0.0.1"}, "published on loopback only"
+    published = {port.rsplit(":", 1)[1] for port in nginx["ports"]}
     assert published == {environment["NGINX_HTTPS_PORT"], environment["NGINX_HTTP_PORT"]}
-    assert any(port.split(":")[0] == environment["NGINX_PUBLIC_HTTPS_PORT"] for port in nginx["ports"])
+    assert any(port.split(":")[1] == environment["NGINX_PUBLIC_HTTPS_PORT"] for port in nginx["ports"])
     assert [name for name, service in compose["services"].items() if "ports" in service] == ["nginx"]
+
+
+def test_pip_gets_the_ca_bundle_only_as_a_build_secret():
+    """The one pip install mounts the CA bundle as a BuildKit secret: nothing copies it into a layer."""
+    runs = [args for name, args in dockerfile_instructions() if name == "RUN" and "pip install" in args]
+    assert len(runs) == 1 and runs[0].startswith("--mount=type=secret,id=pip_ca ")
+    assert "PIP_CERT=/run/secrets/pip_ca" in runs[0]
+    kept = [args for name, args in dockerfile_instructions() if name in ("COPY", "ADD", "ENV", "ARG")]
+    assert not [args for args in kept if "cert" in args.lower() or ".crt" in args or ".pem" in args]
+
+
+def test_every_image_has_a_local_stand_in_and_defaults_to_the_public_one():
+    """Each image the compose file names is a variable; docker/stand-ins.env names the local build of each."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    images = dict(VARIABLE.findall(" ".join(re.findall(r"(?:image|BASE_IMAGE): (\S+)", text))))
+    stand_ins = dict(
+        line.split("=", 1) for line in (ROOT / "docker" / "stand-ins.env").read_text().splitlines() if "=" in line
+    )
+    assert images == {
+        "AUTHDEMO_PYTHON_IMAGE": "python:3.11-slim",
+        "AUTHDEMO_IMAGE": "authdemo:latest",
+        "AUTHDEMO_NGINX_IMAGE": "nginx:1.27-alpine",
+        "AUTHDEMO_REDIS_IMAGE": "redis:7.4-alpine",
+        "AUTHDEMO_MEMCACHED_IMAGE": "memcached:1.6-alpine",
+        "AUTHDEMO_POSTGRES_IMAGE": "postgres:16-alpine",
+    }
+    assert set(images) - {"AUTHDEMO_IMAGE"} <= set(stand_ins)
+    for name in ("python", "nginx", "redis", "memcached", "postgres"):
+        assert (ROOT / "docker" / "stand-ins" / name / "Dockerfile").exists(), name
