@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import BadHost, HTTPException
+from werkzeug.exceptions import BadHost, HTTPException, InternalServerError
 
 from .drivers import StoreUnavailable
 
+#: What a database that is down or restarting raises: a 503, never a 500.
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout, DisconnectionError)
 RETRY_AFTER = "5"  # seconds: a store restart or failover takes about that long
 
 TITLES = {
@@ -89,11 +91,9 @@ def init_app(app: Flask) -> None:
         app.logger.warning("store unavailable: %s", error)
         return store_unavailable_response(error)
 
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(PoolTimeout)
-    def _database_unavailable(error):
-        app.logger.warning("database unavailable: %s", type(error).__name__)
-        return error_response(503, "database_unavailable", "The database is not answering. Try again in a moment.")
+    for database_error in DATABASE_DOWN:
+        app.register_error_handler(database_error, _database_unavailable)
+    _guard_database_teardown(app)
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
@@ -109,6 +109,13 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
+        # An exception after the view (an after_request hook, saving the session) reaches here as a 500
+        # wrapping it: a database or store outage there is still a 503.
+        original = getattr(error, "original_exception", None) if isinstance(error, InternalServerError) else None
+        if isinstance(original, StoreUnavailable):
+            return store_unavailable_response(original)
+        if _is_database_down(original):
+            return _database_unavailable(original)
         description = error.description or ""
         if isinstance(error, BadHost):
             description = "The Host header is not a valid host name (a label has at most 63 characters)."
@@ -121,5 +128,47 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
+        if _is_database_down(error):
+            return _database_unavailable(error)
         app.logger.exception("unhandled error")
         return error_response(500, "internal_error", "An unexpected error happened; it has been logged.")
+
+
+def _is_database_down(error: BaseException | None) -> bool:
+    """An outage of the database (any driver error on a connection it dropped), not a bug in a query."""
+    return isinstance(error, DATABASE_DOWN) or (isinstance(error, DBAPIError) and error.connection_invalidated)
+
+
+def _database_unavailable(error: BaseException) -> Response:
+    current_app.logger.warning("database unavailable: %s", type(error).__name__)
+    return error_response(503, "database_unavailable", "The database is not answering. Try again in a moment.")
+
+
+def _guard_database_teardown(app: Flask) -> None:
+    """Flask-SQLAlchemy's teardown, made unable to turn an answer into a 500.
+
+    Its teardown rolls back the request's transaction after the answer is
+    built; on a connection the database dropped (PostgreSQL killed or
+    restarted meanwhile) that rollback raises, and the error escaped the
+    request: gunicorn answered 500 in place of the view's own answer. Now the
+    failure is logged, the session and its connection thrown away, and the
+    answer already built goes out.
+    """
+    from .extensions import db
+
+    def teardown_session(exc: BaseException | None) -> None:
+        try:
+            db.session.remove()
+        except SQLAlchemyError as error:
+            app.logger.warning("database unavailable at teardown: %s", type(error).__name__)
+            registry = db.session.registry
+            if registry.has():
+                try:
+                    registry().invalidate()  # the connection is dead: do not hand it back to the pool
+                except SQLAlchemyError:
+                    pass
+            registry.clear()  # a later request with the same context id must get a new session
+
+    functions = app.teardown_appcontext_funcs
+    functions[:] = [teardown_session if function == db._teardown_session else function for function in functions]
+    assert teardown_session in functions, "Flask-SQLAlchemy's teardown was not found: was db.init_app called first?"

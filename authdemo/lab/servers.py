@@ -458,6 +458,34 @@ class PostgresServer(ManagedServer):
         )
         return result.returncode == 0
 
+    def stop_immediately(self):
+        """``pg_ctl stop -m immediate``: every backend dropped at once, no shutdown checkpoint, as in a crash.
+
+        Unlike SIGKILL of the process tree, PostgreSQL itself ends each client
+        connection; the next start replays the WAL (crash recovery).
+        """
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        pg_ctl = shutil.which("pg_ctl", path=_search_path())
+        if pg_ctl is None:
+            proc.send_signal(signal.SIGQUIT)  # what pg_ctl -m immediate sends to the postmaster
+        else:
+            with open(self.log_path, "ab") as log:
+                subprocess.run(
+                    [pg_ctl, "stop", "-D", self.datadir, "-m", "immediate", "-w", "-t", "10"],
+                    check=False,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    timeout=30,
+                    **self._popen_kwargs(),
+                )
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            _kill_tree(proc)
+
     def psql(self, sql, dbname="postgres") -> str:
         """Run SQL through psql over TCP and return its unaligned output."""
         cmd = [
