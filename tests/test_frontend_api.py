@@ -14,6 +14,10 @@ COOKIE = "authdemo_app_refresh"
 REFRESH = "/api/token/refresh"
 
 
+def _refresh_cookies_set(response) -> list[str]:
+    return [header for header in response.headers.getlist("Set-Cookie") if header.startswith(f"{COOKIE}=")]
+
+
 def _page_login(client, username="bob"):
     return client.post("/api/token", json={"username": username, "password": PASSWORDS[username]}, headers=PAGE)
 
@@ -23,10 +27,10 @@ def test_command_line_clients_still_get_both_tokens_in_the_body_and_no_cookie(ma
     answer = client.post("/api/token", json={"username": "bob", "password": PASSWORDS["bob"]})
     assert answer.status_code == 200
     assert set(answer.get_json()) == {"access_token", "refresh_token", "token_type", "expires_in"}
-    assert "Set-Cookie" not in answer.headers
+    assert not _refresh_cookies_set(answer)
     renewed = client.post(REFRESH, headers={"Authorization": f"Bearer {answer.get_json()['refresh_token']}"})
     assert renewed.status_code == 200 and "refresh_token" in renewed.get_json()
-    assert "Set-Cookie" not in renewed.headers
+    assert not _refresh_cookies_set(renewed)
 
 
 def test_the_page_gets_the_refresh_token_only_as_a_strict_httponly_cookie_on_the_refresh_path(make_app):
@@ -34,7 +38,7 @@ def test_the_page_gets_the_refresh_token_only_as_a_strict_httponly_cookie_on_the
     answer = _page_login(client)
     body = answer.get_json()
     assert "refresh_token" not in body and body["refresh_token_delivery"] == "cookie"
-    cookie = answer.headers["Set-Cookie"]
+    (cookie,) = _refresh_cookies_set(answer)
     for attribute in ("HttpOnly", "SameSite=Strict", f"Path={REFRESH}"):
         assert attribute in cookie, cookie
     assert client.get_cookie(COOKIE, path=REFRESH) is not None
