@@ -1,20 +1,24 @@
-"""``bench --peers``: authdemo against the peer a user would otherwise pick, Django 5.2, measured side by side.
+"""``bench --peers``: authdemo against the peers a user would otherwise pick, measured side by side.
 
-The peer is the small Django project in ``bench/peers/django_site/`` (stock
-settings, one settings module driven by PEER_* variables), served by the same
-gunicorn as authdemo (one worker, the bench's threads). For each Django
-session engine there is the authdemo store doing the same job:
+Two peers, each served by the same gunicorn as authdemo (the bench's threads):
 
-    cache (Redis)   ↔  redis (no persistence)   each with its own redis-server
-    db (SQLite)     ↔  sqlalchemy (SQLite)
-    signed_cookies  ↔  cookie
+- Django 5.2 (``bench/peers/django_site/``, stock settings), one worker:
 
-Both sides log alice in over HTTP through their own login form and then load
+      cache (Redis)   ↔  redis (no persistence)   each with its own redis-server
+      db (SQLite)     ↔  sqlalchemy (SQLite)
+      signed_cookies  ↔  cookie
+
+- stock Flask-Session 0.8 + Flask-Login (``bench/peers/flask_site/``, see
+  lab/flask_peer.py): redis, memcached, sqlalchemy (SQLite) and cachelib
+  (↔ memory), with one and two workers, and with one setting changed at a
+  time where that setting is the difference.
+
+Every side logs alice in over HTTP through its own login form and then loads
 the same page: a login-protected GET that reads the session, loads the user
-from SQLite and writes nothing. Every target (both baselines, every protected
+from SQLite and changes nothing. Every target (the baselines, every protected
 page) is measured in the same round robin with the bench's load generator and
-settings, so a busy moment slows both sides alike; the ratio is authdemo's
-requests/s over Django's in the same run.
+settings, so a busy moment slows all sides alike; a ratio is authdemo's
+requests served per second over the peer's in the same run.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from . import bench, machine
+from . import bench, flask_peer, machine
 from .bench import BenchSettings
 from .deployments import SECRET_KEY, Deployment, Lab
 from .loadgen import LoadResult, median_result, run_load, run_python
@@ -60,15 +64,25 @@ ENGINES = (
 )
 #: The Django baseline's row: no session, no store.
 DJANGO_BASELINE = Deployment(mode="django", store="none", variant="", env={})
+#: The peers, in the order their rows appear.
+FRAMEWORKS = ("django", flask_peer.FRAMEWORK)
+#: Each peer's baseline row: no session, no store.
+BASELINES = {
+    "django": DJANGO_BASELINE,
+    flask_peer.FRAMEWORK: Deployment(mode=flask_peer.FRAMEWORK, store="none", variant="", env={}),
+}
 
 
 @dataclass
 class Pair:
-    """A Django engine and the authdemo deployment it is compared with."""
+    """A peer (a Django engine, or a stock Flask-Session setup) and the authdemo deployment doing the same job."""
 
-    engine: Engine
+    framework: str  # "django" or "flask-session"
     authdemo: Deployment
-    django: Deployment
+    peer: Deployment
+    workers: tuple[int, ...] = (1,)  # the gunicorn worker settings it is measured with
+    engine: Engine | None = None  # the Django engine
+    variant: flask_peer.Variant | None = None  # the Flask-Session setup
 
 
 class PeerProcess(AppProcess):
@@ -131,26 +145,46 @@ def peer_deployment(lab: Lab, engine: Engine) -> Deployment:
     return Deployment(mode="django", store=engine.store, variant="", env=env, server=server)
 
 
-def prepare(lab: Lab, chosen: Sequence[Deployment]) -> list[Pair]:
-    """A Django peer for every chosen authdemo deployment that has one (none: an empty list)."""
-    django_version()
+def prepare(lab: Lab, chosen: Sequence[Deployment], frameworks: Sequence[str] = FRAMEWORKS) -> list[Pair]:
+    """A peer for every chosen authdemo deployment that has one (none: an empty list).
+
+    Django is measured with one worker; the stock Flask-Session setups with one
+    and two (the second asks whether the store is shared by both processes),
+    its one-change variants with one.
+    """
+    by_key = {(deployment.mode, deployment.store, deployment.variant): deployment for deployment in chosen}
     pairs = []
-    for engine in ENGINES:
-        for deployment in chosen:
-            if (deployment.mode, deployment.store, deployment.variant) == ("session", *engine.authdemo):
-                pairs.append(Pair(engine, deployment, peer_deployment(lab, engine)))
-                break
+    if "django" in frameworks:
+        django_version()
+        for engine in ENGINES:
+            if (ours := by_key.get(("session", *engine.authdemo))) is not None:
+                pairs.append(Pair("django", ours, peer_deployment(lab, engine), (1,), engine=engine))
+    if flask_peer.FRAMEWORK in frameworks:
+        for variant in flask_peer.VARIANTS:
+            if (ours := by_key.get(("session", *variant.authdemo))) is not None:
+                workers = (1, 2) if variant.stock else (1,)
+                pairs.append(
+                    Pair(flask_peer.FRAMEWORK, ours, flask_peer.deployment(lab, variant), workers, variant=variant)
+                )
     return pairs
 
 
+def _measured(pairs: Sequence[Pair], workers: int) -> list[Pair]:
+    return [pair for pair in pairs if workers in pair.workers]
+
+
 def step_count(pairs: Sequence[Pair], settings: BenchSettings) -> int:
-    """Timed runs the peer comparison makes (for the progress bar)."""
-    return (2 + 2 * len(pairs)) * settings.runs if pairs else 0
+    """Timed runs (and store-cost runs) the peer comparison makes, for the progress bar."""
+    total = 0
+    for workers in settings.worker_runs:
+        if measured := _measured(pairs, workers):
+            total += len(_targets(measured)) * settings.runs
+    return total + sum(pair.framework == flask_peer.FRAMEWORK for pair in pairs)
 
 
-def start_peer(lab: Lab, deployment: Deployment, threads: int) -> PeerProcess:
+def start_peer(lab: Lab, deployment: Deployment, threads: int, workers: int = 1) -> PeerProcess:
     """A started Django peer, stopped with the lab (or earlier by the caller)."""
-    process = PeerProcess(deployment.env, lab.workdir, workers=1, threads=threads)
+    process = PeerProcess(deployment.env, lab.workdir, workers=workers, threads=threads)
     lab.stack.callback(process.stop)
     return process.start()
 
@@ -174,14 +208,44 @@ def django_login(base_url: str, username: str = DEMO_USER[0], password: str = DE
 
 @dataclass(frozen=True)
 class _Target:
+    framework: str
     scenario: str
     deployment: Deployment | None  # None: authdemo's baseline
-    url: str
-    headers: dict[str, str]
+    server: Deployment  # whose process answers
+    paired: str  # the authdemo row this one is compared with ("" for a baseline)
+    pair: Pair | None = None
 
-    @property
-    def framework(self) -> str:
-        return "django" if self.deployment is not None and self.deployment.mode == "django" else "authdemo"
+
+def _targets(pairs: Sequence[Pair]) -> list[_Target]:
+    """Every framework's baseline, then per authdemo store: authdemo's protected page, then each peer's."""
+    authdemos = list({id(pair.authdemo): pair.authdemo for pair in pairs}.values())
+    targets = [_Target("authdemo", "baseline", None, authdemos[0], "")]
+    firsts = {pair.framework: pair for pair in reversed(pairs)}
+    for framework in FRAMEWORKS:
+        if (first := firsts.get(framework)) is not None:
+            targets.append(_Target(framework, "baseline", BASELINES[framework], first.peer, ""))
+    for ours in authdemos:
+        targets.append(_Target("authdemo", "protected_page", ours, ours, ours.label))
+        for pair in pairs:
+            if pair.authdemo is ours:
+                targets.append(_Target(pair.framework, "protected_page", pair.peer, pair.peer, ours.label, pair))
+    return targets
+
+
+def _start(lab: Lab, framework: str, deployment: Deployment, workers: int, threads: int) -> AppProcess:
+    if framework == "django":
+        return start_peer(lab, deployment, threads, workers)
+    if framework == flask_peer.FRAMEWORK:
+        return flask_peer.start(lab, deployment, workers, threads)
+    return lab.app(deployment.env, workers=workers, threads=threads)
+
+
+def _login(framework: str, deployment: Deployment, process: AppProcess) -> dict[str, str]:
+    if framework == "django":
+        return django_login(process.url)
+    if framework == flask_peer.FRAMEWORK:
+        return flask_peer.login(process.url)
+    return bench._login(deployment, process)
 
 
 def run(
@@ -190,57 +254,36 @@ def run(
     settings: BenchSettings,
     on_step: Callable[[str, int], None] = lambda text, done: None,
 ) -> dict:
-    """Both baselines and every pair's protected page, round robin; ``{"peers", "peer_ratios", "peer_run"}``."""
+    """Every peer against authdemo, round robin, once per worker setting; then the Flask peer's store alone.
+
+    Returns results.json's ``{"peers", "peer_ratios", "peer_store", "peer_run"}``.
+    """
     if not pairs:
         return {}
-    on_step(f"peers: starting {len(pairs)} authdemo and {len(pairs)} Django servers", 0)
-    processes: list[AppProcess] = []
-    try:
-        apps = [lab.app(pair.authdemo.env, workers=1, threads=settings.threads) for pair in pairs]
-        processes += apps
-        peers = [start_peer(lab, pair.django, settings.threads) for pair in pairs]
-        processes += peers
-        targets = [
-            _Target("baseline", None, apps[0].url + PATHS["baseline"], {}),
-            _Target("baseline", DJANGO_BASELINE, peers[0].url + PATHS["baseline"], {}),
-        ]
-        for pair, app, peer in zip(pairs, apps, peers, strict=True):
-            authdemo_login = bench._login(pair.authdemo, app)
-            targets.append(_Target("protected_page", pair.authdemo, app.url + PATHS["protected_page"], authdemo_login))
-            django = django_login(peer.url)
-            targets.append(_Target("protected_page", pair.django, peer.url + PATHS["protected_page"], django))
-        for target in targets:  # connections, pools and caches filled before any timing
-            run_python(target.url, target.headers, 200, bench.WARM_UP_S, 2)
-        samples: dict[int, list[LoadResult]] = {index: [] for index in range(len(targets))}
-        for run_number in range(settings.runs):
-            for index, target in enumerate(targets):
-                label = target.deployment.label if target.deployment else "none"
-                on_step(f"peers, run {run_number + 1}/{settings.runs}: {target.framework} · {label}", 0)
-                samples[index].append(
-                    run_load(target.url, target.headers, 200, settings.duration_s, settings.connections, settings.tool)
-                )
-                on_step("", 1)
-    finally:
-        for process in processes:
-            process.stop()
-    figures = [median_result(samples[index]) for index in range(len(targets))]
-    baselines = {"authdemo": figures[0], "django": figures[1]}
-    rows = [
-        {
-            "framework": target.framework,
-            **bench._row(target.scenario, target.deployment, result, baselines[target.framework], 1, settings),
-            "engine": target.deployment.env.get("PEER_SESSION_ENGINE", "") if target.framework == "django" else "",
-        }
-        for target, result in zip(targets, figures, strict=True)
-    ]
+    rows: list[dict] = []
+    for workers in settings.worker_runs:
+        if measured := _measured(pairs, workers):
+            rows.extend(_round_robin(lab, measured, settings, workers, on_step))
+    store_rows = []
+    for pair in pairs:
+        if pair.framework == flask_peer.FRAMEWORK:
+            on_step(f"peers, the store alone: {pair.framework} · {pair.peer.label}", 0)
+            figures = flask_peer.store_cost(pair.peer, settings.store_ops, settings.duration_s)
+            store_rows.append({**_peer_fields(pair), "paired_store": pair.authdemo.label, **figures})
+            on_step("", 1)
+    frameworks = sorted({pair.framework for pair in pairs})
     return {
         "peers": rows,
-        "peer_ratios": ratios(rows, pairs),
+        "peer_ratios": ratios(rows),
+        "peer_store": store_rows,
         "peer_run": {
             "date": machine.describe()["date"],
-            "django": django_version(),
+            "frameworks": frameworks,
+            "django": django_version() if "django" in frameworks else None,
+            "flask_session": importlib.metadata.version("flask-session"),
+            "flask_login": importlib.metadata.version("flask-login"),
             "target": TARGET,
-            "workers": 1,
+            "workers": sorted({w for pair in pairs for w in pair.workers if w in settings.worker_runs}),
             "threads": settings.threads,
             "runs": settings.runs,
             "duration_s": settings.duration_s,
@@ -249,37 +292,104 @@ def run(
     }
 
 
-def _ratio_entry(scenario: str, authdemo_label: str, django_label: str, ours: dict, theirs: dict, target) -> dict:
-    ratio = ours["requests_per_s"] / theirs["requests_per_s"] if theirs["requests_per_s"] else None
+def _peer_fields(pair: Pair | None) -> dict:
+    """What names a peer row beyond its store: the Django engine, or the session type and the one change."""
+    if pair is None:
+        return {}
+    if pair.framework == "django":
+        return {"framework": "django", "mode": "django", "engine": pair.peer.env.get("PEER_SESSION_ENGINE", "")}
+    variant = pair.variant
     return {
+        "framework": pair.framework,
+        "mode": pair.framework,
+        "store": variant.session_type,
+        "variant": pair.peer.variant,
+        "session_type": variant.session_type,
+        "change": variant.change,
+    }
+
+
+def _round_robin(lab, pairs, settings, workers, on_step) -> list[dict]:
+    """One worker setting: start every server, log in on each, warm up, then measure round robin."""
+    targets = _targets(pairs)
+    servers = {id(target.server): target for target in targets if target.scenario == "protected_page"}
+    on_step(f"peers, {workers} worker(s): starting {len(servers)} servers", 0)
+    processes: dict[int, AppProcess] = {}
+    try:
+        for key, target in servers.items():
+            processes[key] = _start(lab, target.framework, target.server, workers, settings.threads)
+        credentials = {key: _login(target.framework, target.server, processes[key]) for key, target in servers.items()}
+        urls, headers = [], []
+        for target in targets:
+            process = processes[id(target.server)]
+            path = PATHS[target.scenario]
+            urls.append(process.url + path)
+            headers.append(credentials[id(target.server)] if target.scenario == "protected_page" else {})
+        for url, header in zip(urls, headers, strict=True):  # connections, pools and caches filled first
+            run_python(url, header, 200, bench.WARM_UP_S, 2)
+        samples: dict[int, list[LoadResult]] = {index: [] for index in range(len(targets))}
+        for run_number in range(settings.runs):
+            for index, target in enumerate(targets):
+                label = target.deployment.label if target.deployment else "none"
+                on_step(
+                    f"peers, {workers} worker(s), run {run_number + 1}/{settings.runs}: {target.framework} · {label}", 0
+                )
+                samples[index].append(
+                    run_load(urls[index], headers[index], 200, settings.duration_s, settings.connections, settings.tool)
+                )
+                on_step("", 1)
+    finally:
+        for process in processes.values():
+            process.stop()
+    figures = [median_result(samples[index]) for index in range(len(targets))]
+    baselines = {t.framework: f for t, f in zip(targets, figures, strict=True) if t.scenario == "baseline"}
+    rows = []
+    for target, result in zip(targets, figures, strict=True):
+        row = bench._row(target.scenario, target.deployment, result, baselines[target.framework], workers, settings)
+        row = {"framework": target.framework, **row, "engine": "", **_peer_fields(target.pair)}
+        row["paired_store"] = target.paired
+        row["served_per_s"] = row["requests_per_s"] * (1 - row["error_rate"])
+        rows.append(row)
+    return rows
+
+
+def _ratio_entry(framework: str, workers: int, scenario: str, ours: dict, theirs: dict, target) -> dict:
+    """authdemo ÷ the peer in requests served per second (a refused request is no service)."""
+    ratio = ours["served_per_s"] / theirs["served_per_s"] if theirs["served_per_s"] else None
+    return {
+        "framework": framework,
+        "workers": workers,
         "scenario": scenario,
-        "authdemo": authdemo_label,
-        "django": django_label,
-        "authdemo_requests_per_s": ours["requests_per_s"],
-        "django_requests_per_s": theirs["requests_per_s"],
+        "authdemo": ours["paired_store"] or "baseline",
+        "peer": "baseline" if scenario == "baseline" else _label(theirs),
+        "authdemo_requests_per_s": ours["served_per_s"],
+        "peer_requests_per_s": theirs["served_per_s"],
         "authdemo_errors": ours["errors"],
-        "django_errors": theirs["errors"],
+        "peer_errors": theirs["errors"],
+        "authdemo_error_rate": ours["error_rate"],
+        "peer_error_rate": theirs["error_rate"],
         "ratio": ratio,
         "target": target,
         "met": None if target is None or ratio is None else ratio >= target,
     }
 
 
-def ratios(rows: Sequence[dict], pairs: Sequence[Pair]) -> list[dict]:
-    """authdemo ÷ Django requests/s per pair (target 1.5), and the two baselines' ratio for scale (no target)."""
-    by_key = {(row["framework"], row["scenario"], row["store"], row["variant"]): row for row in rows}
-    entries = [
-        _ratio_entry(
-            "baseline",
-            "baseline",
-            "baseline",
-            by_key[("authdemo", "baseline", "none", "")],
-            by_key[("django", "baseline", "none", "")],
-            None,
-        )
-    ]
-    for pair in pairs:
-        ours = by_key[("authdemo", "protected_page", pair.authdemo.store, pair.authdemo.variant)]
-        theirs = by_key[("django", "protected_page", pair.django.store, "")]
-        entries.append(_ratio_entry("protected_page", pair.authdemo.label, pair.django.store, ours, theirs, TARGET))
+def _label(row: dict) -> str:
+    return f"{row['store']} ({row['variant']})" if row.get("variant") else row["store"]
+
+
+def ratios(rows: Sequence[dict]) -> list[dict]:
+    """authdemo ÷ each peer per store and worker setting (Django's target 1.5), and the baselines' ratios for scale."""
+    authdemo = {
+        (row["workers"], row["scenario"], row["paired_store"]): row for row in rows if row["framework"] == "authdemo"
+    }
+    entries = []
+    for row in rows:
+        if row["framework"] == "authdemo":
+            continue
+        ours = authdemo.get((row["workers"], row["scenario"], row["paired_store"]))
+        if ours is None:
+            continue
+        target = TARGET if row["framework"] == "django" and row["scenario"] == "protected_page" else None
+        entries.append(_ratio_entry(row["framework"], row["workers"], row["scenario"], ours, row, target))
     return entries

@@ -139,30 +139,56 @@ def memory_table(rows: list[dict]) -> Table:
 
 
 def peer_table(ratios: list[dict]) -> Table:
-    """bench --peers: each authdemo store against the Django engine doing the same job, in the same run."""
-    table = Table(title="authdemo against Django 5.2, side by side (median of runs)")
+    """bench --peers: each authdemo store against each peer doing the same job, in the same run."""
+    table = Table(title="authdemo against its peers, side by side (median of runs; requests served per second)")
     for name, justify in (
-        ("scenario", "left"),
+        ("workers", "right"),
         ("authdemo", "left"),
         ("req/s", "right"),
-        ("Django", "left"),
+        ("peer", "left"),
+        ("setup", "left"),
         ("req/s ", "right"),
-        ("authdemo ÷ Django", "right"),
+        ("authdemo ÷ peer", "right"),
         ("target", "right"),
     ):
         table.add_column(name, justify=justify)
     for entry in ratios:
-        errors = entry["authdemo_errors"] + entry["django_errors"]
         ratio = _number(entry["ratio"], 2)
         if entry["met"] is not None:
             ratio = f"[green]{ratio}[/]" if entry["met"] else f"[bold red]{ratio}[/]"
+        refused = [
+            f"{side} {rate:.0%} refused"
+            for side, rate in (("authdemo", entry["authdemo_error_rate"]), ("peer", entry["peer_error_rate"]))
+            if rate
+        ]
         table.add_row(
-            entry["scenario"],
+            str(entry["workers"]),
             entry["authdemo"],
             _number(entry["authdemo_requests_per_s"], 0),
-            entry["django"],
-            _number(entry["django_requests_per_s"], 0),
-            ratio + (f" [red]({errors} errors)[/]" if errors else ""),
+            entry["framework"],
+            entry["peer"],
+            _number(entry["peer_requests_per_s"], 0),
+            ratio + (f" [red]({', '.join(refused)})[/]" if refused else ""),
             f"≥ {entry['target']:g}" if entry["target"] else "",
+        )
+    return table
+
+
+def peer_store_table(rows: list[dict]) -> Table:
+    """The stock Flask peer's session per protected request, without HTTP."""
+    table = Table(title="Flask-Session per protected request, without HTTP")
+    for name in ("setup", "load p50 µs", "save p50 µs", "writes/request", "SQL/request", "note"):
+        table.add_column(name, justify="left" if name in ("setup", "note") else "right")
+    for row in rows:
+        note = ""
+        if "sessions_kept" in row:
+            note = f"kept {row['sessions_kept']} of {row['sessions_written']} sessions"
+        table.add_row(
+            _label(row),
+            _number(row["load"]["p50_us"]),
+            _number(row["save"]["p50_us"]) if row["save"]["ops"] else "–",
+            _number(row["store_writes_per_request"], 0),
+            _number(row["statements_per_request"], 0),
+            note,
         )
     return table

@@ -17,7 +17,7 @@ RESULTS_FILE = "results.json"
 RESTART_KEYS = ("restart", "restart_run")
 BENCH_KEYS = ("bench", "bench_store", "bench_scale", "bench_memory", "machine", "settings", "bench_run")
 #: Written by ``bench --peers`` only: a bench without it keeps the last peer comparison (it carries its own date).
-PEER_KEYS = ("peers", "peer_ratios", "peer_run")
+PEER_KEYS = ("peers", "peer_ratios", "peer_store", "peer_run")
 
 
 def results_dir(instance_path: str | Path) -> Path:

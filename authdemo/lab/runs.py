@@ -41,7 +41,7 @@ def compare_restart(backends: list[str], out: Path, console: Console) -> dict:
 def bench_run(
     backends: list[str], quick: bool, out: Path, console: Console, with_peers: bool = False, **overrides
 ) -> dict:
-    """Run the benchmark on ``backends`` (and the Django peers); write results.json and the charts into ``out``."""
+    """Run the benchmark on ``backends`` (and the peers); write results.json and the charts into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     settings = bench.BenchSettings.choose(quick, **overrides)
     console.print(
@@ -59,10 +59,13 @@ def bench_run(
                     console.print(f"[yellow]{name}: skipped, {missing}[/]")
         pairs = []
         if with_peers:
-            with console.status("Preparing the Django peers (migrate, create_demo_user)…"):
+            with console.status("Preparing the peers (Django: migrate, create_demo_user; Flask: init-demo)…"):
                 pairs = peers.prepare(lab, chosen)
             if not pairs:
-                console.print("[yellow]--peers: no Django peer for these backends (only redis, sqlalchemy, cookie)[/]")
+                console.print(
+                    "[yellow]--peers: no peer for these backends (Django: redis, sqlalchemy, cookie; "
+                    "Flask-Session: memory, redis, memcached, sqlalchemy)[/]"
+                )
         total = bench.http_step_count(len(chosen), settings) + storebench.step_count(len(chosen), settings)
         total += peers.step_count(pairs, settings)
         with report.progress(console, total, "bench") as step:
@@ -89,5 +92,6 @@ def bench_run(
         console.print(table)
     if peer_data:
         console.print(report.peer_table(peer_data["peer_ratios"]))
+        console.print(report.peer_store_table(peer_data["peer_store"]))
     console.print(f"Wrote {path} and {', '.join(p.name for p in drawn)}")
     return data
