@@ -67,9 +67,10 @@ def http_bench(rows: list[dict], out: Path) -> Path:
                 if row is None:
                     continue
                 position = y + (i - (len(scenarios) - 1) / 2) * height
+                served = row["requests_per_s"] * (1 - row.get("error_rate", 0.0))  # a refusal is no service
                 axes.barh(
                     position,
-                    row["requests_per_s"],
+                    served,
                     height,
                     color=SCENARIO_COLOURS[scenario],
                     label=scenario.replace("_", " ") if y == 0 else None,
@@ -77,8 +78,8 @@ def http_bench(rows: list[dict], out: Path) -> Path:
                 ratio = row.get("ratio_to_baseline")
                 note = "" if ratio is None else f" ×{ratio:.2f}" if ratio >= 0.1 else f" ×{ratio:.3f}"
                 if row["errors"]:
-                    note += f"  {row['error_rate']:.0%} refused"
-                axes.text(row["requests_per_s"], position, note, va="center", fontsize=8)
+                    note += f"  + {row['error_rate']:.0%} refused"
+                axes.text(served, position, note, va="center", fontsize=8)
         if baseline:
             axes.axvline(
                 baseline["requests_per_s"],
@@ -89,7 +90,7 @@ def http_bench(rows: list[dict], out: Path) -> Path:
             )
         axes.set_yticks(range(len(stores)), stores)
         axes.invert_yaxis()
-        axes.set_xlabel("requests per second (median of runs)")
+        axes.set_xlabel("requests served per second (median of runs)")
         axes.set_title(f"gunicorn, {workers} worker process{'es' if workers > 1 else ''}")
         axes.legend(loc="lower right", fontsize=8)
         axes.margins(x=0.25)
@@ -97,25 +98,39 @@ def http_bench(rows: list[dict], out: Path) -> Path:
     return _save(figure, out / "bench_http.png")
 
 
+#: Bar colours of the store-alone chart: sessions load and save, a JWT row verifies.
+OPERATION_COLOURS = {
+    "load": "#2457c5",
+    "save": "#d97706",
+    "verify signature": "#067647",
+    "verify + revocation check": "#7c3aed",
+}
+
+
 def store_ops(rows: list[dict], out: Path) -> Path:
-    """µs per load and save through each store object: p50 bars, p99 as a tick."""
+    """µs per operation through each store object (load and save; a JWT row's checks): p50 bars, p99 a tick."""
     stores = list(dict.fromkeys(_label(row) for row in rows))
     figure, axes = plt.subplots(figsize=(9, 1.2 + 0.6 * len(stores)))
-    for i, (operation, colour) in enumerate((("load", "#2457c5"), ("save", "#d97706"))):
-        for y, store in enumerate(stores):
-            row = next((r for r in rows if _label(r) == store and r["operation"] == operation), None)
-            if row is None:
-                continue
-            position = y + (i - 0.5) * 0.4
-            axes.barh(position, row["p50_us"], 0.4, color=colour, label=f"{operation} p50" if y == 0 else None)
+    labelled: set[str] = set()
+    for y, store in enumerate(stores):
+        measured = [row for row in rows if _label(row) == store]  # every row of a store gets its own bar
+        height = 0.8 / len(measured)
+        for i, row in enumerate(measured):
+            operation = row["operation"]
+            position = y + (i - (len(measured) - 1) / 2) * height
+            colour = OPERATION_COLOURS.get(operation, "#6b7280")
+            label = f"{operation} p50" if operation not in labelled else None
+            labelled.add(operation)
+            axes.barh(position, row["p50_us"], height, color=colour, label=label)
             axes.plot(
                 row["p99_us"],
                 position,
                 marker="|",
                 markersize=12,
                 color="#1d2330",
-                label="p99" if y == 0 and i == 0 else None,
+                label="p99" if "p99" not in labelled else None,
             )
+            labelled.add("p99")
     axes.set_xscale("log")
     axes.set_yticks(range(len(stores)), stores)
     axes.invert_yaxis()
@@ -142,6 +157,42 @@ def scale(rows: list[dict], out: Path) -> Path:
     return _save(figure, out / "bench_scale.png")
 
 
+FRAMEWORK_COLOURS = {"authdemo": "#2457c5", "flask-session": "#d97706", "django": "#067647"}
+
+
+def peers(rows: list[dict], out: Path) -> Path:
+    """Requests served per second with one worker, per store: authdemo, then each peer's setup, one bar each."""
+    measured = [row for row in rows if row["scenario"] == "protected_page" and row["workers"] == 1]
+    groups = list(dict.fromkeys(row["paired_store"] for row in measured))
+    order = {"authdemo": 0, "flask-session": 1, "django": 2}
+    lines: list[tuple[str, dict]] = []
+    for group in groups:
+        members = [row for row in measured if row["paired_store"] == group]
+        members.sort(key=lambda row: order.get(row["framework"], 3))
+        lines += [(f"{r['framework']}: {_label(r)}", r) for r in members]
+    figure, axes = plt.subplots(figsize=(9, 1.2 + 0.32 * len(lines)))
+    labelled: set[str] = set()
+    for y, (_, row) in enumerate(lines):
+        served = row["requests_per_s"] * (1 - row.get("error_rate", 0.0))
+        framework = row["framework"]
+        axes.barh(
+            y,
+            served,
+            0.7,
+            color=FRAMEWORK_COLOURS.get(framework, "#6b7280"),
+            label=framework if framework not in labelled else None,
+        )
+        labelled.add(framework)
+        axes.text(served, y, f" {served:.0f}", va="center", fontsize=8)
+    axes.set_yticks(range(len(lines)), [label for label, _ in lines], fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xlabel("requests served per second, 1 worker (median of runs)")
+    axes.set_title("The same protected page: authdemo and its peers, per store")
+    axes.legend(loc="lower right", fontsize=8)
+    axes.margins(x=0.15)
+    return _save(figure, out / "bench_peers.png")
+
+
 def bench_charts(data: dict, out: Path) -> list[Path]:
     """Every bench chart for which there are figures."""
     drawn = []
@@ -151,4 +202,6 @@ def bench_charts(data: dict, out: Path) -> list[Path]:
         drawn.append(store_ops(data["bench_store"], out))
     if any("p50_us" in row for row in data.get("bench_scale", [])):
         drawn.append(scale(data["bench_scale"], out))
+    if any(row.get("paired_store") for row in data.get("peers", [])):
+        drawn.append(peers(data["peers"], out))
     return drawn
