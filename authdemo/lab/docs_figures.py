@@ -14,7 +14,8 @@ their own. The keys (words separated by spaces; ``-`` for "stock", no change):
     table (block)                          the side-by-side table, one line per setup
 
 STORE is the row's own store (authdemo: memory, redis, memcached, sqlalchemy,
-cookie; Flask-Session: its SESSION_TYPE; Django: its engine's label).
+cookie; Flask-Session: its SESSION_TYPE; Django: its engine, cache, db or
+signed_cookies).
 
     python -m authdemo.lab.docs_figures [--results instance/results/results.json] [--check] docs/peers.md …
 
@@ -49,7 +50,7 @@ def _row(data: dict, framework: str, store: str, change: str, workers: str) -> d
     for row in data.get("peers", []):
         if (
             row["framework"] == framework
-            and row["store"] == store
+            and store in (row["store"], row.get("engine"))
             and row.get("change", "") == change
             and row["workers"] == int(workers)
             and row["scenario"] == "protected_page"
@@ -171,6 +172,8 @@ def figure(data: dict, key: str) -> str:
         raise ValueError(f"unknown figure key {key!r}; known: {', '.join(KEYS)}")
     try:
         return KEYS[name](data, *args)
+    except TypeError as error:
+        raise ValueError(f"figure key {key!r}: wrong number of words ({error})") from None
     except (NotMeasured, KeyError, ZeroDivisionError):
         return MISSING
 
