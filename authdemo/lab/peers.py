@@ -64,6 +64,8 @@ ENGINES = (
 )
 #: The Django baseline's row: no session, no store.
 DJANGO_BASELINE = Deployment(mode="django", store="none", variant="", env={})
+#: The authdemo stores in the order their rows appear.
+STORE_ORDER = {store: index for index, store in enumerate(("memory", "redis", "memcached", "sqlalchemy", "cookie"))}
 #: The peers, in the order their rows appear.
 FRAMEWORKS = ("django", flask_peer.FRAMEWORK)
 #: Each peer's baseline row: no session, no store.
@@ -219,6 +221,7 @@ class _Target:
 def _targets(pairs: Sequence[Pair]) -> list[_Target]:
     """Every framework's baseline, then per authdemo store: authdemo's protected page, then each peer's."""
     authdemos = list({id(pair.authdemo): pair.authdemo for pair in pairs}.values())
+    authdemos.sort(key=lambda deployment: STORE_ORDER.get(deployment.store, len(STORE_ORDER)))
     targets = [_Target("authdemo", "baseline", None, authdemos[0], "")]
     firsts = {pair.framework: pair for pair in reversed(pairs)}
     for framework in FRAMEWORKS:
