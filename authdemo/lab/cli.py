@@ -79,7 +79,8 @@ def compare_restart_command(backends: list[str], out: str | None):
     "--peers",
     "with_peers",
     is_flag=True,
-    help="Also measure Django 5.2's session engines (bench/peers/) side by side with redis, sqlalchemy and cookie.",
+    help="Also measure the peers in bench/peers/ side by side: stock Flask-Session + Flask-Login "
+    "(memory, redis, memcached, sqlalchemy) and Django 5.2 (redis, sqlalchemy, cookie). See docs/peers.md.",
 )
 @click.option(
     "--out", type=click.Path(file_okay=False), help="Where results.json and the charts go [instance/results/]."
