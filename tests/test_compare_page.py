@@ -221,3 +221,36 @@ def test_compare_has_no_horizontal_overflow(chromium, served_compare, width, tmp
     finally:
         context.close()
     assert (tmp_path / f"compare-{width}.png").stat().st_size > 10_000
+
+
+# -- docs/peers.md's figures -----------------------------------------------------------------------------------
+
+
+def test_every_figure_in_docs_peers_is_answered_by_a_bench_with_peers():
+    from authdemo.lab import docs_figures
+
+    docs = (Path(__file__).parent.parent / "docs" / "peers.md").read_text(encoding="utf-8")
+    keys = [m.group("key") for m in docs_figures.INLINE.finditer(docs)]
+    keys += [m.group("key") for m in docs_figures.BLOCK.finditer(docs)]
+    assert len(keys) > 20
+    data = _data()
+    missing = [key for key in keys if docs_figures.figure(data, key) == docs_figures.MISSING]
+    assert missing == []
+    assert docs_figures.figure({}, "served flask-session memcached no_delay 1") == docs_figures.MISSING
+    with pytest.raises(ValueError, match="unknown figure key"):
+        docs_figures.figure(data, "speed of light")
+
+
+def test_docs_figures_fills_the_marked_places_and_check_reports_stale_files(tmp_path):
+    from authdemo.lab import docs_figures
+
+    results_file = tmp_path / "results.json"
+    shutil.copy(FIXTURE, results_file)
+    page = tmp_path / "page.md"
+    page.write_text("Stock: <!-- fig:load flask-session memcached - -->?<!-- /fig -->.\n", encoding="utf-8")
+    arguments = ["--results", str(results_file), str(page)]
+    assert docs_figures.main(["--check", *arguments]) == 1
+    assert docs_figures.main(arguments) == 0
+    text = page.read_text(encoding="utf-8")
+    assert "?" not in text and re.search(r"-->[\d.]+ (ms|µs)<!-- /fig -->", text)
+    assert docs_figures.main(["--check", *arguments]) == 0
