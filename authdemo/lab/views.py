@@ -34,8 +34,8 @@ WHY = {
     "every write to its append-only file, which it reads back when it restarts.",
     ("session", "redis", "no persistence"): "Redis holds the sessions outside the app, shared by every process; "
     "as a pure cache (no append-only file, no snapshots) it starts empty after its own restart.",
-    ("session", "memcached"): "Memcached holds the sessions outside the app, so every process shares them, and keeps "
-    "nothing on disk: its own restart forgets everyone.",
+    ("session", "memcached"): "Memcached keeps nothing on disk: its own restart forgets everyone. It holds the "
+    "sessions outside the app, so every process shares them.",
     ("session", "sqlalchemy"): "The sessions are rows in a database, which is made to outlive every restart, its own "
     "included.",
     ("session", "cookie"): "The whole session travels in the browser, signed with the secret key: any process with "
