@@ -13,6 +13,7 @@ when a test fails. The tests run in order and share the logged-in client.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -304,7 +305,7 @@ class Load:
                     break
                 try:
                     status = client.get("/")[0]
-                except OSError as error:  # nginx never went away: any socket error counts against the stack
+                except (OSError, http.client.HTTPException) as error:  # nginx never went away: counts against it
                     status = type(error).__name__
                     client.close()
                 with self.lock:
