@@ -31,7 +31,22 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app.config.update(_flask_config(settings))
     app.extensions["authdemo_settings"] = settings
 
-    from . import account, admin, auth, cli, errors, events, json_input, main, models, rbac, sessions, tokens, useragent
+    from . import (
+        account,
+        admin,
+        auth,
+        cli,
+        errors,
+        events,
+        inspector,
+        json_input,
+        login,
+        main,
+        models,
+        rbac,
+        tokens,
+        useragent,
+    )
     from .extensions import csrf, db, login_manager, migrate
 
     json_input.init_app(app)
@@ -39,15 +54,15 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))  # `flask db …`; init-db upgrades
     _tune_database(app)
-    if settings.auth_mode == "session":
-        sessions.init_app(app, settings)  # before CSRF: an outage must answer 503 first
     tokens.init_app(app, settings)
+    login.init_app(app, settings)  # sessions or token cookies; before CSRF: an outage must answer 503 first
     csrf.init_app(app)
     login_manager.init_app(app)
     models.init_login(login_manager)
     errors.init_app(app)
     rbac.init_app(app)
     useragent.init_app(app)
+    inspector.init_app(app)
     for blueprint in (main.bp, auth.bp, account.bp, admin.bp):
         app.register_blueprint(blueprint)
     from .lab.views import bp as compare_bp  # the page only: reads results.json, imports no lab code

@@ -9,8 +9,8 @@ from flask_login import current_user, login_required
 
 from .events import record, user_id_for
 from .forms import LoginForm
+from .login import get_login_backend
 from .models import User
-from .sessions import get_manager
 
 bp = Blueprint("auth", __name__)
 
@@ -39,9 +39,9 @@ def login():
         if user is not None:
             # Session mode: a new session id, then the user id in it (no fixation).
             # JWT mode: a new token family, its pair in HttpOnly cookies.
-            manager = get_manager()
-            manager.log_in(user)
-            record("login_succeeded", user_id=user.id, username=user.username, session_key=manager.current_sid())
+            backend = get_login_backend()
+            backend.log_in(user)
+            record("login_succeeded", user_id=user.id, username=user.username, session_key=backend.current_sid())
             return redirect(safe_next(form.next.data) or url_for("main.index"))
         # Same words whether the account does not exist or the password is wrong.
         error = "Invalid username or password."
@@ -56,12 +56,12 @@ def login():
 def logout():
     """End this session: the server-side record is deleted, so a copy of the cookie is useless."""
     # CSRFProtect has already refused a POST without a valid token (400).
-    manager = get_manager()
+    backend = get_login_backend()
     if current_user.is_authenticated:
         record(
-            "logout", user_id=current_user.get_id(), username=current_user.username, session_key=manager.current_sid()
+            "logout", user_id=current_user.get_id(), username=current_user.username, session_key=backend.current_sid()
         )
-    manager.end_current()
+    backend.end_current()
     flash("You are logged out.", "info")
     return redirect(url_for("main.index"))
 
@@ -70,10 +70,10 @@ def logout():
 @login_required
 def logout_all():
     """End every session of this user, on every device."""
-    manager = get_manager()
-    user_id, username, current = current_user.get_id(), current_user.username, manager.current_sid()
-    ended = manager.end_all(user_id)
-    manager.end_current()
+    backend = get_login_backend()
+    user_id, username, current = current_user.get_id(), current_user.username, backend.current_sid()
+    ended = backend.end_all(user_id)
+    backend.end_current()
     record("logout_everywhere", user_id=user_id, username=username, session_key=current, detail=f"{ended} ended")
     flash(f"Logged out everywhere: {ended} session(s) ended.", "info")
     return redirect(url_for("auth.login"))

@@ -9,12 +9,13 @@ from alembic.util import CommandError
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
+from .drivers import StoreUnavailable
 from .extensions import db
 from .lab import cli as lab_cli
+from .login import get_login_backend
 from .models import User
 from .rbac import create_user, insert_roles, seed_demo
 from .schema import upgrade_database
-from .sessions import StoreUnavailable, get_manager
 from .tokens import get_service
 
 users_cli = AppGroup("users", help="Manage user accounts.")
@@ -61,7 +62,7 @@ def users_create_command(name: str, roles: tuple[str, ...], permissions: tuple[s
 @click.option("--user", "username", help="Only this user's sessions.")
 def sessions_list_command(username: str | None):
     """List active sessions, per user, as the sessions page shows them."""
-    manager = get_manager()
+    manager = get_login_backend()
     if manager.backend == "memory":
         click.echo(
             "Note: the memory store lives inside the running app's process; "
@@ -87,7 +88,7 @@ def sessions_list_command(username: str | None):
 @sessions_cli.command("purge")
 def sessions_purge_command():
     """Delete expired sessions, deny-list entries and token families from stores without their own expiry."""
-    stores = {id(store): store for store in (get_manager().store, get_service().store)}
+    stores = {id(store): store for store in (get_login_backend().store, get_service().store)}
     for store in stores.values():
         try:
             removed = store.clear_expired()

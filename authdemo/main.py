@@ -7,8 +7,9 @@ import ipaddress
 from flask import Blueprint, current_app, jsonify, render_template, request, session
 from flask_login import current_user
 
+from .drivers import StoreUnavailable
+from .login import get_login_backend
 from .rbac import permission_required
-from .sessions import StoreUnavailable, get_manager
 
 bp = Blueprint("main", __name__)
 
@@ -24,17 +25,6 @@ def database_engine() -> str:
     return ENGINE_NAMES.get(name, name)
 
 
-def _store_label(settings, engine: str) -> str:
-    """The header badge: the session store, or in jwt mode the token store, with the database engine where SQL."""
-    if settings.auth_mode == "jwt":
-        return f"tokens in {settings.token_store}" + (f" ({engine})" if settings.token_store == "sqlalchemy" else "")
-    if settings.session_backend == "sqlalchemy":
-        return f"sqlalchemy ({engine})"
-    if settings.session_backend == "cookie":
-        return f"cookie (records in {engine})"
-    return settings.session_backend
-
-
 @bp.app_context_processor
 def config_summary():
     """What every page shows in its header: the auth mode and the store."""
@@ -46,7 +36,7 @@ def config_summary():
             "session_backend": settings.session_backend,
             "token_store": settings.token_store,
             # What the header badge names: the session store, or in jwt mode the token store.
-            "store_label": _store_label(settings, engine),
+            "store_label": get_login_backend().label.format(engine=engine),
             "database_engine": engine,
             "wire": settings.wire,
             "access_ttl": settings.jwt_access_ttl,
@@ -84,11 +74,11 @@ def reports():
 def healthz():
     """JSON: status (503 when the store is down); mode, backend and store figures for loopback or an admin."""
     settings = current_app.extensions["authdemo_settings"]
-    manager = get_manager()
-    store = {"name": manager.store.name, "ok": True}
+    backend = get_login_backend()
+    store = {"name": backend.store.name, "ok": True}
     try:
-        manager.store.ping()
-        store.update(manager.store.stats())
+        backend.store.ping()
+        store.update(backend.store.stats())
     except StoreUnavailable as error:
         store.update(ok=False, error=str(error))
     if getattr(session, "store_error", None) is not None:

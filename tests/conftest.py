@@ -8,6 +8,7 @@ import re
 import pytest
 
 from authdemo import create_app
+from authdemo.drivers import get_connections
 from authdemo.extensions import db
 from authdemo.models import User
 from authdemo.rbac import insert_roles
@@ -71,8 +72,9 @@ def _flush(url_or_servers: str, kind: str) -> None:
 
 def shutdown(app) -> None:
     """Release every connection an app holds (tests must leave nothing open)."""
-    app.extensions["authdemo_sessions"].store.close()
+    app.extensions["authdemo_login"].store.close()
     app.extensions["authdemo_tokens"].store.close()
+    get_connections(app).close()
     with app.app_context():
         db.engine.dispose()
 

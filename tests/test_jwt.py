@@ -267,7 +267,7 @@ def test_browser_sessions_page_lists_token_families_and_ends_one(jwt_app):
     page = laptop.client.get("/account/sessions").get_data(as_text=True)
     assert "PhoneBrowser/1.0" in page and page.count("this one") == 1
     with jwt_app.test_request_context():
-        manager = jwt_app.extensions["authdemo_sessions"]
+        manager = jwt_app.extensions["authdemo_login"]
         user_id = _claims(phone.client.get_cookie("authdemo_access").value)["sub"]
         (phone_login,) = [s for s in manager.list_for_user(user_id) if s.user_agent == "PhoneBrowser/1.0"]
     laptop.post(f"/account/sessions/{phone_login.handle}/revoke", form_page="/account/sessions")

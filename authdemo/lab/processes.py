@@ -203,7 +203,7 @@ def in_process_app(env: Mapping[str, str]) -> Iterator:
     try:
         yield app
     finally:
-        for name in ("authdemo_sessions", "authdemo_tokens"):
+        for name in ("authdemo_login", "authdemo_tokens"):
             holder = app.extensions.get(name)
             if holder is not None:
                 holder.store.close()

@@ -69,8 +69,8 @@ def build_store(settings: Settings, app: Flask) -> SessionStore:
     return STORES[settings.session_backend](settings, get_connections(app))
 
 
-def init_app(app: Flask, settings: Settings) -> None:
-    """Install the session interface for the configured backend and the outage guard."""
+def init_app(app: Flask, settings: Settings) -> SessionManager:
+    """Install the session interface for the configured backend and the outage guard; the login backend."""
     from ..wire import instrument
     from .activity import Activity
 
@@ -87,9 +87,9 @@ def init_app(app: Flask, settings: Settings) -> None:
 
         interface = StoreSessionInterface(store, activity)
     app.session_interface = interface
-    app.extensions["authdemo_sessions"] = SessionManager(settings.session_backend, store, interface)
     # Registered before CSRF protection so an outage answers 503, not "CSRF token missing".
     app.before_request(_refuse_when_store_down)
+    return SessionManager(settings.session_backend, store, interface)
 
 
 def _refuse_when_store_down() -> None:

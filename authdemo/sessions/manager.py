@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import Flask, current_app, session
+from flask import Flask, current_app, request, session
 from flask_login import login_user, logout_user
 
+from ..login import COOKIE_LIMIT, LoginInfo, get_login_backend
 from .base import SessionStore
 from .codec import LOGIN_USER_KEY, META_KEY, decode
-
-
-@dataclass(frozen=True)
-class SessionInfo:
-    """One active session as the sessions page shows it."""
-
-    handle: str
-    created: datetime
-    last_seen: datetime
-    ip: str
-    user_agent: str
-    current: bool
 
 
 def public_handle(sid: str) -> str:
@@ -34,11 +22,18 @@ def _when(timestamp: int | None) -> datetime:
     return datetime.fromtimestamp(timestamp or 0, tz=UTC)
 
 
+#: The header badge, where the backend's name alone would hide the database engine.
+LABELS = {"sqlalchemy": "sqlalchemy ({engine})", "cookie": "cookie (records in {engine})"}
+
+
 class SessionManager:
-    """List, end and purge sessions through the configured store."""
+    """The login backend of session mode: sessions listed, ended and purged through the configured store."""
+
+    inspector_template = "account/account.html"
 
     def __init__(self, backend: str, store: SessionStore, interface):
         self.backend = backend
+        self.label = LABELS.get(backend, backend)
         self.store = store
         self.interface = interface
 
@@ -46,7 +41,7 @@ class SessionManager:
         """The store id of the session of this request."""
         return self.interface.current_sid(session._get_current_object())
 
-    def list_for_user(self, user_id: str, current_sid: str | None = None) -> list[SessionInfo]:
+    def list_for_user(self, user_id: str, current_sid: str | None = None) -> list[LoginInfo]:
         """The user's live sessions, newest activity first (``current_sid`` marked); stale index entries are pruned."""
         sids = self.store.user_sids(user_id)
         found = self.store.load_many(sids)
@@ -58,7 +53,7 @@ class SessionManager:
                 continue
             meta = data.get(META_KEY) or {}
             infos.append(
-                SessionInfo(
+                LoginInfo(
                     handle=public_handle(sid),
                     created=_when(meta.get("created")),
                     last_seen=_when(meta.get("last_seen")),
@@ -108,7 +103,37 @@ class SessionManager:
         """Remove expired sessions from stores that do not expire them themselves."""
         return self.store.clear_expired()
 
+    def describe(self) -> dict:
+        """What the browser holds (the cookie, masked) and what the store keeps for this session, with its TTL."""
+        from ..inspector import fields, human_duration, mask, store_ttl
 
-def get_manager(app: Flask | None = None) -> SessionManager:
-    """The app's SessionManager."""
-    return (app or current_app).extensions["authdemo_sessions"]
+        settings = current_app.extensions["authdemo_settings"]
+        cookie_name = current_app.config["SESSION_COOKIE_NAME"]
+        cookie_value = request.cookies.get(cookie_name, "")
+        sid = self.current_sid()
+        raw = self.store.load(sid) if sid else None
+        stored = decode(raw) if raw is not None else None
+        meta = (stored or {}).get(META_KEY) or {}
+        ttl, ttl_source = store_ttl(self.store, sid, meta, settings.session_idle_timeout) if stored else (None, "")
+        return {
+            "backend": self.backend,
+            "store": self.store,
+            "cookie_name": cookie_name,
+            "cookie_masked": mask(cookie_value),
+            "cookie_size": len(cookie_name) + 1 + len(cookie_value),
+            "cookie_limit": COOKIE_LIMIT,
+            "cookie_secure": bool(current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure),
+            "cookie_fields": fields(dict(session)) if self.backend == "cookie" else None,
+            "server_fields": fields(stored) if stored is not None else None,
+            "server_record_size": len(raw) if raw is not None else 0,
+            "handle": public_handle(sid) if sid else None,
+            "ttl": ttl,
+            "ttl_source": ttl_source,
+            "idle_timeout": settings.session_idle_timeout,
+            "human_duration": human_duration,
+        }
+
+
+def get_manager(app: Flask | None = None):
+    """The app's login backend (the SessionManager in session mode); kept for callers of the older name."""
+    return get_login_backend(app)

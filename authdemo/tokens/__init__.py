@@ -66,7 +66,7 @@ def build_token_store(settings: Settings, app: Flask) -> TokenStore:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    """Keys, store, service and the API; the browser side too when AUTHDEMO_AUTH_MODE=jwt."""
+    """Keys, store, service and the JSON API (the browser side is a login backend: see :mod:`authdemo.login`)."""
     from ..wire import instrument
     from . import api
 
@@ -84,10 +84,6 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["authdemo_tokens"] = service
     app.extensions["authdemo_tasks"] = TaskList()
     app.register_blueprint(api.bp)
-    if settings.auth_mode == "jwt":
-        from . import browser
-
-        browser.init_app(app, service)
 
 
 def get_service(app: Flask | None = None) -> TokenService:

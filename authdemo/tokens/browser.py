@@ -9,16 +9,18 @@ pair; when the refresh token has expired too, the visitor is logged out.
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import UTC, datetime
 
 from flask import Flask, Response, current_app, g, request
 from flask_login import logout_user
 
+from ..login import COOKIE_LIMIT, LoginInfo
 from ..models import Identity
-from ..sessions.manager import SessionInfo
 from . import load_subject
 from .service import TokenPair, TokenService
-from .verify import InvalidToken
+from .verify import InvalidToken, unverified_parts
 
 ACCESS_COOKIE = "authdemo_access"
 REFRESH_COOKIE = "authdemo_refresh"
@@ -45,13 +47,15 @@ def identity_from_claims(claims: dict) -> Identity:
 
 
 class BrowserTokens:
-    """The JWT-mode counterpart of SessionManager: log in, list, end one, end all, end this one."""
+    """The login backend of jwt mode: a login is a token family; its pair rides in HttpOnly cookies."""
 
     backend = "jwt"
+    inspector_template = "account/tokens.html"
 
-    def __init__(self, service: TokenService):
+    def __init__(self, service: TokenService, token_store_name: str):
         self.service = service
         self.store = service.store
+        self.label = f"tokens in {token_store_name}" + (" ({engine})" if token_store_name == "sqlalchemy" else "")
 
     def log_in(self, user) -> None:
         """Issue a new pair for this browser; the cookies are set on the response."""
@@ -69,11 +73,11 @@ class BrowserTokens:
         """A family id is not a credential: it is its own handle."""
         return sid == handle
 
-    def list_for_user(self, user_id: str, current_sid: str | None = None) -> list[SessionInfo]:
+    def list_for_user(self, user_id: str, current_sid: str | None = None) -> list[LoginInfo]:
         """The user's live logins (token families), newest refresh first."""
         families = [f for f in self.store.user_families(user_id) if not f.revoked]
         infos = [
-            SessionInfo(
+            LoginInfo(
                 handle=f.family_id,
                 created=datetime.fromtimestamp(f.created, tz=UTC),
                 last_seen=datetime.fromtimestamp(f.last_refresh, tz=UTC),
@@ -110,6 +114,43 @@ class BrowserTokens:
     def purge(self) -> int:
         """Drop expired deny-list entries and families."""
         return self.store.clear_expired()
+
+    def describe(self) -> dict:
+        """The access token decoded (header, payload, masked signature), its times, and the tamper demo's choices."""
+        from ..inspector import human_time, mask
+        from .tamper import SIGNATURES, TAMPERS
+
+        token = current_access_token()
+        header, payload = unverified_parts(token)
+        parts = token.split(".")
+        now = time.time()
+        cookie_name = cookie_names()[0]
+        return {
+            "parts": parts,
+            "signature_masked": mask(parts[2]),
+            "header": header,
+            "payload": payload,
+            "times": [
+                {"claim": claim, "value": payload[claim], "human": human_time(payload[claim], now)}
+                for claim in ("iat", "nbf", "exp")
+                if isinstance(payload.get(claim), int)
+            ],
+            "cookie_name": cookie_name,
+            "token_size": len(cookie_name) + 1 + len(token),
+            "cookie_limit": COOKIE_LIMIT,
+            "seconds_left": max(0, payload["exp"] - int(now)),
+            "algorithm": self.service.keys.algorithm,
+            "tampers": {key: label for key, (label, _) in TAMPERS.items()},
+            "signatures": SIGNATURES,
+            "editor": json.dumps(payload, indent=2),
+            "result": None,
+        }
+
+
+def current_access_token() -> str:
+    """This request's access token: the one just issued, or the cookie's."""
+    pair = g.get("new_pair")
+    return pair.access_token if pair is not None else request.cookies.get(cookie_names()[0], "")
 
 
 def _use_pair(pair: TokenPair) -> None:
@@ -169,15 +210,18 @@ def _set_cookies(response: Response) -> Response:
     return response
 
 
-def init_app(app: Flask, service: TokenService) -> None:
-    """Swap the session store for token cookies; Flask's signed cookie keeps only the CSRF secret."""
+def init_app(app: Flask, service: TokenService) -> BrowserTokens:
+    """Token cookies instead of a session store (the signed cookie keeps only the CSRF secret); the login backend."""
     from ..extensions import login_manager
 
     app.config["SESSION_COOKIE_NAME"] = ("__Host-" if app.config["SESSION_COOKIE_SECURE"] else "") + "authdemo_csrf"
-    app.extensions["authdemo_sessions"] = BrowserTokens(service)
     app.before_request(_authenticate)
     app.after_request(_set_cookies)
     login_manager.request_loader(_load_user_from_token)
+    from .views import bp
+
+    app.register_blueprint(bp)  # the token-only pages
+    return BrowserTokens(service, app.extensions["authdemo_settings"].token_store)
 
 
 __all__ = ["init_app", "BrowserTokens", "identity_from_claims", "cookie_names"]
