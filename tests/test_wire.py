@@ -372,3 +372,31 @@ def test_healthz_in_jwt_mode_says_which_store_holds_what(make_app):
     holds = body["holds"]
     assert "deny list" in holds["token store (redis)"] and "refresh-token families" in holds["token store (redis)"]
     assert "HttpOnly cookies" in holds["browser"] and "users, roles" in holds["database (SQLite)"]
+
+
+# -- the bench prices the journal ----------------------------------------------------------------
+
+
+def test_the_bench_prices_the_journal_per_request():
+    from authdemo.lab import bench
+
+    assert "memory-wire" in bench.DEFAULT_BACKENDS
+    row = {"store": "memory", "scenario": "protected_page", "workers": 1, "p50_ms": 1.0, "connections": 8}
+    rows = [
+        {**row, "variant": "", "requests_per_s": 2000.0},
+        {**row, "variant": "wire on", "requests_per_s": 1600.0, "p50_ms": 1.2},
+        {**row, "store": "redis", "variant": "", "requests_per_s": 1000.0},
+    ]
+    (cost,) = bench.wire_cost(rows)
+    assert cost["us_per_request"] == 125.0  # 625 µs of server time per request against 500
+    assert cost["throughput_ratio"] == 0.8 and (cost["p50_ms_on"], cost["p50_ms_off"]) == (1.2, 1.0)
+    assert bench.wire_cost(rows[:1] + rows[2:]) == []  # no "wire on" row: nothing to report
+
+
+def test_the_lab_measures_stores_with_the_wire_off_and_one_row_with_it_on():
+    from authdemo.lab.deployments import Lab, memory, memory_wire, sqlalchemy_sqlite
+
+    with Lab() as lab:
+        assert memory(lab).env["AUTHDEMO_WIRE"] == "off" and sqlalchemy_sqlite(lab).env["AUTHDEMO_WIRE"] == "off"
+        on = memory_wire(lab)
+        assert on.env["AUTHDEMO_WIRE"] == "on" and on.label == "memory (wire on)"

@@ -18,6 +18,7 @@ from .processes import AppProcess, LabError
 #: --backends name → the deployment it stands for (a JWT row is one more entry).
 ROWS: dict[str, Callable[[Lab], Deployment]] = {
     "memory": deployments.memory,
+    "memory-wire": deployments.memory_wire,
     "redis": deployments.redis_volatile,
     "memcached": deployments.memcached,
     "sqlalchemy": deployments.sqlalchemy_sqlite,
@@ -26,7 +27,7 @@ ROWS: dict[str, Callable[[Lab], Deployment]] = {
     "jwt": deployments.jwt_sqlalchemy,
     "jwt-redis": deployments.jwt_redis,
 }
-DEFAULT_BACKENDS = ("memory", "redis", "memcached", "sqlalchemy", "cookie", "jwt", "jwt-redis")
+DEFAULT_BACKENDS = ("memory", "memory-wire", "redis", "memcached", "sqlalchemy", "cookie", "jwt", "jwt-redis")
 
 #: scenario → the route it loads (on the compare blueprint), or None for the login form.
 PATHS: dict[str, str | None] = {
@@ -169,6 +170,33 @@ def _row(scenario, deployment, figures, baseline, workers, settings) -> dict:
         "error_rate": figures["errors"] / figures["requests"] if figures["requests"] else 0.0,
         "ratio_to_baseline": ratio,
     }
+
+
+WIRE_VARIANT = "wire on"
+
+
+def wire_cost(rows: list[dict]) -> list[dict]:
+    """What /account/wire's journal costs per request: the memory rows with it on, against the same rows with it off."""
+    off = {(r["scenario"], r["workers"]): r for r in rows if r["store"] == "memory" and r["variant"] == ""}
+    costs = []
+    for row in rows:
+        plain = off.get((row["scenario"], row["workers"]))
+        if row["store"] != "memory" or row["variant"] != WIRE_VARIANT or plain is None:
+            continue
+        if not row["requests_per_s"] or not plain["requests_per_s"]:
+            continue
+        costs.append(
+            {
+                "scenario": row["scenario"],
+                "workers": row["workers"],
+                # The server's time per request at full load is 1/throughput: with the journal, minus without.
+                "us_per_request": round(1e6 / row["requests_per_s"] - 1e6 / plain["requests_per_s"], 1),
+                "p50_ms_on": row["p50_ms"],
+                "p50_ms_off": plain["p50_ms"],
+                "throughput_ratio": round(row["requests_per_s"] / plain["requests_per_s"], 3),
+            }
+        )
+    return costs
 
 
 def choose_backends(names: Iterable[str]) -> list[str]:

@@ -114,6 +114,8 @@ class Lab:
             # The lab logs alice in far more often than a person could; the limits would answer 429.
             "AUTHDEMO_LOGIN_LIMIT_ACCOUNT": "off",
             "AUTHDEMO_LOGIN_LIMIT_ADDRESS": "off",
+            # Stores are measured as production runs them; the bench's "memory (wire on)" row prices the journal.
+            "AUTHDEMO_WIRE": "off",
         }
         return Deployment(mode=mode, store=store, variant=variant, env={**base, **(env or {})}, **fields)
 
@@ -146,6 +148,18 @@ def memory(lab: Lab) -> Deployment:
     return lab.deployment(
         "session",
         "memory",
+        in_process=True,
+        no_server="no store server: the sessions are a dict inside the app process",
+    )
+
+
+def memory_wire(lab: Lab) -> Deployment:
+    """The default store with /account/wire journaling every request (the development default)."""
+    return lab.deployment(
+        "session",
+        "memory",
+        "wire on",
+        {"AUTHDEMO_WIRE": "on"},
         in_process=True,
         no_server="no store server: the sessions are a dict inside the app process",
     )

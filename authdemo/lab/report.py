@@ -95,6 +95,23 @@ def bench_table(rows: list[dict]) -> Table:
     return table
 
 
+def wire_table(rows: list[dict]) -> Table:
+    """What the /account/wire journal costs per request (memory store, on against off)."""
+    table = Table(title="/account/wire on: the cost per request (memory store)")
+    for name in ("workers", "scenario", "µs per request", "p50 ms on", "p50 ms off", "throughput on/off"):
+        table.add_column(name, justify="left" if name == "scenario" else "right")
+    for row in rows:
+        table.add_row(
+            str(row["workers"]),
+            row["scenario"],
+            _number(row["us_per_request"], 1),
+            _number(row["p50_ms_on"], 2),
+            _number(row["p50_ms_off"], 2),
+            _number(row["throughput_ratio"], 3),
+        )
+    return table
+
+
 def store_table(rows: list[dict]) -> Table:
     """µs per load and save through the store objects."""
     table = Table(title="The store alone, µs per operation")

@@ -66,15 +66,18 @@ def bench_run(
                     "[yellow]--peers: no peer for these backends (Django: redis, sqlalchemy, cookie; "
                     "Flask-Session: memory, redis, memcached, sqlalchemy)[/]"
                 )
-        total = bench.http_step_count(len(chosen), settings) + storebench.step_count(len(chosen), settings)
+        # The journal is priced over HTTP only: the store alone is the same store with it on or off.
+        plain = [d for d in chosen if d.variant != bench.WIRE_VARIANT]
+        total = bench.http_step_count(len(chosen), settings) + storebench.step_count(len(plain), settings)
         total += peers.step_count(pairs, settings)
         with report.progress(console, total, "bench") as step:
             http_rows = bench.http_bench(lab, chosen, settings, step)
             peer_data = peers.run(lab, pairs, settings, step)
-            store_rows = storebench.run_all(lab, chosen, settings, step)
+            store_rows = storebench.run_all(lab, plain, settings, step)
     described = machine.describe()
     data = {
         "bench": http_rows,
+        "wire_cost": bench.wire_cost(http_rows),
         **store_rows,
         "machine": described,
         "settings": settings.as_dict(),
@@ -90,6 +93,8 @@ def bench_run(
         report.memory_table(store_rows["bench_memory"]),
     ):
         console.print(table)
+    if data["wire_cost"]:
+        console.print(report.wire_table(data["wire_cost"]))
     if peer_data:
         console.print(report.peer_table(peer_data["peer_ratios"]))
         console.print(report.peer_store_table(peer_data["peer_store"]))
