@@ -5,10 +5,15 @@
     python -m authdemo.client tasks [--tasks-url http://127.0.0.1:5001/tasks]
     python -m authdemo.client logout
 
-The tokens are kept in a file only its owner can read (mode 0600). A 401 is
-answered by one refresh (the refresh token rotates, and the new pair is
-saved); when the refresh token is no longer accepted, the client says so
-and asks for a new login.
+The tokens are kept in a file only its owner can read (mode 0600), with the
+address of the server that issued them: later commands go back to that
+server unless --url names another. A 401 is answered by one refresh (the
+refresh token rotates, and the new pair is saved); when the refresh token is
+no longer accepted, the client says so and asks for a new login.
+
+The tasks service lists its own tasks, not the app's: it shares only the
+token key with the app and opens no database, so ``tasks --tasks-url`` shows
+a shorter list than ``tasks``, which asks the app's /api/tasks.
 """
 
 from __future__ import annotations
@@ -30,6 +35,14 @@ class LoginNeeded(Exception):
     """There is no usable token: the user must log in again."""
 
 
+class Unreachable(Exception):
+    """A server did not answer; the message names the address that was tried."""
+
+    def __init__(self, url: str, reason: object):
+        super().__init__(f"Cannot reach {url}: {reason}")
+        self.url = url
+
+
 def _request(method: str, url: str, token: str | None = None, body: dict | None = None) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
@@ -45,6 +58,10 @@ def _request(method: str, url: str, token: str | None = None, body: dict | None 
             return error.code, json.load(error)
         except ValueError:
             return error.code, {"error": "http_error", "message": error.reason}
+    except urllib.error.URLError as error:
+        raise Unreachable(url, error.reason) from None
+    except OSError as error:
+        raise Unreachable(url, error) from None
 
 
 class TokenFile:
@@ -82,11 +99,11 @@ class Client:
         self.tokens = tokens
 
     def login(self, username: str, password: str) -> dict:
-        """POST /api/token and save the pair."""
+        """POST /api/token and save the pair, with the server that issued it."""
         status, body = _request("POST", f"{self.base_url}/api/token", body={"username": username, "password": password})
         if status != 200:
             raise LoginNeeded(body.get("message", "Login refused."))
-        self.tokens.save(body)
+        self.tokens.save({**body, "server": self.base_url})
         return body
 
     def call(self, method: str, url: str) -> tuple[int, dict]:
@@ -103,7 +120,7 @@ class Client:
         if status != 200:
             self.tokens.delete()
             raise LoginNeeded(f"Your login has ended ({body.get('message', status)}).")
-        self.tokens.save(body)
+        self.tokens.save({**body, "server": self.base_url})
 
     def logout(self) -> None:
         """Revoke the refresh token (ending this login and its access tokens), then forget both."""
@@ -115,7 +132,7 @@ class Client:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; exit status 1 when a login is needed."""
     parser = argparse.ArgumentParser(prog="python -m authdemo.client", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default=DEFAULT_URL, help=f"the authdemo app (default {DEFAULT_URL})")
+    parser.add_argument("--url", help=f"the authdemo app (default: the server you logged in to, else {DEFAULT_URL})")
     parser.add_argument("--token-file", type=Path, default=DEFAULT_TOKEN_FILE, help="where the tokens are kept")
     commands = parser.add_subparsers(dest="command", required=True)
     login = commands.add_parser("login", help="log in and save the tokens")
@@ -123,11 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     login.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     commands.add_parser("me", help="who the access token says you are")
     tasks = commands.add_parser("tasks", help="the tasks (from the app, or from the tasks service)")
-    tasks.add_argument("--tasks-url", help="e.g. http://127.0.0.1:5001/tasks for the separate tasks service")
+    tasks.add_argument(
+        "--tasks-url",
+        help="e.g. http://127.0.0.1:5001/tasks: the separate tasks service, which lists its own tasks (fewer)",
+    )
     commands.add_parser("logout", help="revoke the tokens and forget them")
     args = parser.parse_args(argv)
 
-    client = Client(args.url, TokenFile(args.token_file))
+    tokens = TokenFile(args.token_file)
+    client = Client(args.url or _saved_server(tokens) or DEFAULT_URL, tokens)
     try:
         if args.command == "login":
             username = args.username or input("Username: ")
@@ -145,14 +166,29 @@ def main(argv: list[str] | None = None) -> int:
             )
             status, body = client.call("GET", url)
             print(json.dumps(body, indent=2))
+            if args.command == "tasks" and args.tasks_url and status == 200:
+                print(
+                    f"(from the tasks service at {args.tasks_url}: its own list, not the app's; it shares only "
+                    "the token key with the app and opens no database)",
+                    file=sys.stderr,
+                )
             return 0 if status == 200 else 1
     except LoginNeeded as reason:
         print(f"{reason} Log in again: python -m authdemo.client login", file=sys.stderr)
         return 1
-    except OSError as error:
-        print(f"Cannot reach {args.url}: {error}", file=sys.stderr)
+    except Unreachable as error:
+        print(error, file=sys.stderr)
         return 2
     return 0
+
+
+def _saved_server(tokens: TokenFile) -> str | None:
+    """The server the saved tokens came from, if any."""
+    try:
+        server = tokens.load().get("server")
+    except LoginNeeded:
+        return None
+    return server if isinstance(server, str) and server.startswith(("http://", "https://")) else None
 
 
 if __name__ == "__main__":

@@ -101,3 +101,46 @@ def test_wrong_password_and_unreachable_server(make_app, serve, tmp_path, capsys
         monkeypatch=monkeypatch,
     )
     assert status == 2 and "Cannot reach" in err
+
+
+def test_the_token_file_remembers_the_server_and_errors_name_the_address_tried(
+    make_app, serve, tmp_path, capsys, monkeypatch
+):
+    from authdemo import tasks_api
+    from tests.conftest import SECRET
+
+    app = make_app("jwt:sqlalchemy")
+    base = serve(app)
+    token_file = tmp_path / "tokens.json"
+    login = ["login", "--username", "carol", "--password-stdin"]
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("carol-password\n"))
+    assert main(["--url", base, "--token-file", str(token_file), *login]) == 0
+    assert json.loads(token_file.read_text())["server"] == base
+    capsys.readouterr()
+
+    # No --url: the client goes back to the server that issued the tokens.
+    assert main(["--token-file", str(token_file), "me"]) == 0
+    assert json.loads(capsys.readouterr().out)["username"] == "carol"
+
+    # A tasks service that does not answer: the error names it, not the app.
+    dead = "http://127.0.0.1:9/tasks"
+    assert main(["--token-file", str(token_file), "tasks", "--tasks-url", dead]) == 2
+    err = capsys.readouterr().err
+    assert f"Cannot reach {dead}" in err and base not in err
+
+    # A real one: its own, shorter list, and the client says why.
+    service = tasks_api.create_app(
+        {
+            "AUTHDEMO_SECRET_KEY": SECRET,
+            "AUTHDEMO_INSTANCE_PATH": str(tmp_path / "svc"),
+            "AUTHDEMO_TOKEN_STORE": "memory",
+        }
+    )
+    service_base = serve(service)
+    assert main(["--token-file", str(token_file), "tasks", "--tasks-url", f"{service_base}/tasks"]) == 0
+    captured = capsys.readouterr()
+    from_service = json.loads(captured.out)["tasks"]
+    assert main(["--token-file", str(token_file), "tasks"]) == 0
+    from_app = json.loads(capsys.readouterr().out)["tasks"]
+    assert len(from_service) < len(from_app)
+    assert "its own list, not the app's" in captured.err

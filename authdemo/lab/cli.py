@@ -15,8 +15,9 @@ from flask.cli import with_appcontext
 
 SESSION_STORES = ("memory", "redis", "memcached", "sqlalchemy", "cookie")
 RESTART_ROWS = (*SESSION_STORES, "jwt")
-BENCH_STORES = (*SESSION_STORES, "jwt", "jwt-redis", "sqlalchemy-postgres")
-BENCH_DEFAULT = (*SESSION_STORES, "jwt", "jwt-redis")
+# memory-wire: the memory store with /account/wire on, to price the journal per request.
+BENCH_STORES = (*SESSION_STORES, "memory-wire", "jwt", "jwt-redis", "sqlalchemy-postgres")
+BENCH_DEFAULT = (*SESSION_STORES, "memory-wire", "jwt", "jwt-redis")
 
 
 def _backends(allowed: tuple[str, ...]):
@@ -71,7 +72,8 @@ def compare_restart_command(backends: list[str], out: str | None):
     default=",".join(BENCH_DEFAULT),
     show_default=True,
     callback=_backends(BENCH_STORES),
-    help="Comma-separated stores to measure (jwt: JWT mode, revocations in SQLite; jwt-redis: in Redis; "
+    help="Comma-separated stores to measure (memory-wire: memory with /account/wire on; "
+    "jwt: JWT mode, revocations in SQLite; jwt-redis: in Redis; "
     "sqlalchemy-postgres: the sqlalchemy store on PostgreSQL).",
 )
 @click.option("--quick", is_flag=True, help="2 s × 3 runs per figure and up to 100 000 sessions (under 5 minutes).")
