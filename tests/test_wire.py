@@ -401,3 +401,24 @@ def test_the_lab_measures_stores_with_the_wire_off_and_one_row_with_it_on():
         assert memory(lab).env["AUTHDEMO_WIRE"] == "off" and sqlalchemy_sqlite(lab).env["AUTHDEMO_WIRE"] == "off"
         on = memory_wire(lab)
         assert on.env["AUTHDEMO_WIRE"] == "on" and on.label == "memory (wire on)"
+
+
+# -- the home page tells the workflow of the mode in use, and what the bench measures -------------
+
+
+def test_jwt_home_page_tells_the_token_workflow(make_app):
+    app = make_app("jwt:redis")
+    browser = Browser(app)
+    browser.login("bob")
+    page = browser.client.get("/").get_data(as_text=True)
+    assert "The token workflow, in eight steps" in page and "creates a session in its store" not in page
+    assert "refresh-token family in the\n      <strong>redis</strong> token store" in page
+    assert "no session lookup, no database read" in page
+
+
+def test_home_page_store_speed_agrees_with_the_bench(make_app):
+    page = make_app("sqlalchemy").test_client().get("/").get_data(as_text=True)
+    assert "slowest" not in page  # the bench measured SQLite's load and save below Redis's round trip
+    assert "on SQLite, a local file, no network: a lookup or a write costs less than a Redis" in page
+    memory = make_app("memory").test_client().get("/").get_data(as_text=True)
+    assert "the fastest (no round trip at all)" in memory and "The cookie + session workflow" in memory
