@@ -35,6 +35,8 @@ BROWSER_COOKIE_DAYS = 30
 #: Requests not journaled: the wire's own pages (reloading them would push the rest out) and static files.
 UNRECORDED_ENDPOINTS = {"static", "wire.wire", "wire.wire_json"}
 CREDENTIAL_HEADERS = ("Cookie", "Authorization")
+#: Pages anyone may see: a logged-in visit to them is not a "protected request".
+PUBLIC_ENDPOINTS = {"main.index", "auth.login", "main.healthz", "compare.compare"}
 EXTENSION = "authdemo_wire"
 
 
@@ -277,7 +279,7 @@ def _kind(status: int, operations: list[dict]) -> str:
         return "refresh"
     if endpoint.startswith("api.") and status < 400:
         return "API call"
-    if status < 400 and _username() is not None:
+    if status < 400 and _username() is not None and endpoint not in PUBLIC_ENDPOINTS:
         return "protected request"
     return "other"
 
