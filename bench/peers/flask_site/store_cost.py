@@ -12,9 +12,8 @@ import json
 import sys
 import time
 
-from sqlalchemy import event
-
 import flask_peer
+from sqlalchemy import event
 
 LOGINS = 1000
 
