@@ -24,8 +24,11 @@ import time
 import urllib.request
 
 from flask import Flask, g, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from .drivers import Connections, StoreUnavailable
+from .openapi import serve as serve_openapi
+from .openapi import tasks_document
 from .settings import ConfigError, load_settings
 from .tokens import SHARED_TOKEN_STORES, open_token_store
 from .tokens.bearer import bearer_token, insufficient_scope, invalid_token, register_api_errors
@@ -79,6 +82,18 @@ def create_app(test_config: dict[str, str] | None = None) -> Flask:
         keys_for = jwks.get
     token_store = _shared_token_store(settings)
     register_api_errors(app)
+
+    serve_openapi(app, "/openapi.json", tasks_document)
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        """404, 405 and the like as JSON errors too, with their own headers (Allow)."""
+        response = jsonify(error=(error.name or "error").lower().replace(" ", "_"), message=error.description or "")
+        response.status_code = error.code or 500
+        for name, value in error.get_headers():
+            if name.lower() not in ("content-type", "content-length"):
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(StoreUnavailable)
     def _store_down(error: StoreUnavailable):

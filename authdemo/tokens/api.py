@@ -203,6 +203,14 @@ def add_task():
     return jsonify(task=task), 201
 
 
+@bp.route("/api/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 document of this API."""
+    from ..openapi import api_document
+
+    return jsonify(api_document())
+
+
 @bp.route("/.well-known/jwks.json")
 def jwks():
     """The public keys (EdDSA or RS256); empty with HS256, whose key is a shared secret."""
