@@ -44,6 +44,7 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
         main,
         models,
         rbac,
+        reasons,
         tokens,
         useragent,
     )
@@ -56,6 +57,7 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     _tune_database(app)
     tokens.init_app(app, settings)
     login.init_app(app, settings)  # sessions or token cookies; before CSRF: an outage must answer 503 first
+    reasons.init_app(app)  # after the session or token check, before CSRF: a dead session's form is told why
     csrf.init_app(app)
     login_manager.init_app(app)
     models.init_login(login_manager)

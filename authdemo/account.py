@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from . import events
+from . import events, reasons
 from .events import record
 from .forms import ConfirmForm
 from .login import get_login_backend
+from .useragent import browser_name
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -41,6 +42,34 @@ def sessions():
     )
 
 
+@bp.route("/sessions/<handle>/revoke", methods=["GET"])
+@login_required
+def confirm_revoke(handle: str):
+    """The confirm step before ending a session (a page, so it works without JavaScript)."""
+    manager = get_login_backend()
+    found = [s for s in manager.list_for_user(current_user.get_id(), manager.current_sid()) if s.handle == handle]
+    if not found:
+        flash("No such session (it may have ended already).", "warning")
+        return redirect(url_for("account.sessions"))
+    info = found[0]
+    what = "this browser's session: you will be logged out here" if info.current else "that session"
+    return render_template(
+        "auth/confirm.html",
+        title="End a session?",
+        question=f"End {what}?",
+        details=[
+            ("Browser", browser_name(info.user_agent)),
+            ("Address", info.ip or "unknown"),
+            ("Last seen", info.last_seen.strftime("%Y-%m-%d %H:%M:%S UTC")),
+            ("Session", handle),
+        ],
+        explanation="The device that holds it is logged out at its next request, and is told why.",
+        action=url_for("account.revoke", handle=handle),
+        button="End the session",
+        cancel=url_for("account.sessions"),
+    )
+
+
 @bp.route("/sessions/<handle>/revoke", methods=["POST"])
 @login_required
 def revoke(handle: str):
@@ -55,6 +84,7 @@ def revoke(handle: str):
         return redirect(url_for("auth.login"))
     if backend.end(user_id, handle):
         record("session_ended", user_id=user_id, username=username, session_key=sid, detail=f"ended {handle}")
+        reasons.bury([handle], reasons.ENDED_ELSEWHERE)
         flash("The session has ended.", "info")
     else:
         flash("No such session (it may have ended already).", "warning")

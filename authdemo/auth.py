@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from . import reasons
 from .events import record, user_id_for
 from .forms import LoginForm
 from .login import get_login_backend
@@ -66,12 +67,30 @@ def logout():
     return redirect(url_for("main.index"))
 
 
+@bp.route("/logout-all", methods=["GET"])
+@login_required
+def confirm_logout_all():
+    """The confirm step before logging out everywhere (a page, so it works without JavaScript)."""
+    count = len(reasons.live_handles(current_user.get_id()))
+    return render_template(
+        "auth/confirm.html",
+        title="Log out everywhere?",
+        question=f"Log out everywhere? This ends all {count} of your sessions, this one included.",
+        details=[],
+        explanation="Every device is logged out at its next request and told that you logged out everywhere.",
+        action=url_for("auth.logout_all"),
+        button="Log out everywhere",
+        cancel=url_for("account.sessions"),
+    )
+
+
 @bp.route("/logout-all", methods=["POST"])
 @login_required
 def logout_all():
     """End every session of this user, on every device."""
     backend = get_login_backend()
     user_id, username, current = current_user.get_id(), current_user.username, backend.current_sid()
+    reasons.bury(reasons.live_handles(user_id), reasons.LOGOUT_EVERYWHERE)
     ended = backend.end_all(user_id)
     backend.end_current()
     record("logout_everywhere", user_id=user_id, username=username, session_key=current, detail=f"{ended} ended")

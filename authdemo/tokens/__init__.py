@@ -78,12 +78,20 @@ def init_app(app: Flask, settings: Settings) -> None:
         settings.jwt_refresh_ttl,
         settings.jwt_leeway,
     )
-    from ..events import record
-
-    service.on_event = record
+    service.on_event = _on_token_event
     app.extensions["authdemo_tokens"] = service
     app.extensions["authdemo_tasks"] = TaskList()
     app.register_blueprint(api.bp)
+
+
+def _on_token_event(event_type: str, **fields) -> None:
+    """The event log hears what the token service did; a reused refresh token leaves a tombstone too."""
+    from .. import reasons
+    from ..events import record
+
+    record(event_type, **fields)
+    if event_type == "refresh_reuse_detected" and current_app.extensions["authdemo_settings"].auth_mode == "jwt":
+        reasons.bury([fields["session_key"]], reasons.REFRESH_REUSE)
 
 
 def get_service(app: Flask | None = None) -> TokenService:

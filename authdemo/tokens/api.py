@@ -10,6 +10,7 @@ from functools import wraps
 
 from flask import Blueprint, Response, after_this_request, current_app, g, jsonify, request
 
+from .. import reasons
 from ..events import record, user_id_for
 from ..extensions import csrf
 from ..models import User
@@ -163,6 +164,8 @@ def revoke():
 @token_required()
 def logout_all():
     """Every token of the user stops working."""
+    if current_app.extensions["authdemo_settings"].auth_mode == "jwt":
+        reasons.bury(reasons.live_handles(g.claims["sub"]), reasons.LOGOUT_EVERYWHERE)  # the browsers' logins too
     ended = get_service().logout_everywhere(g.claims["sub"])
     record(
         "logout_everywhere",
