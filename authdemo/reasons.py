@@ -27,7 +27,7 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from .sessions.base import StoreUnavailable
-from .sessions.interface import decode, encode
+from .sessions.codec import decode, encode
 
 SEEN_COOKIE = "authdemo_seen"
 TOMBSTONE_PREFIX = "tomb:"  # has a colon: no cookie id (43 URL-safe characters) can name a tombstone
@@ -193,7 +193,8 @@ def _after_request(response: Response) -> Response:
             seen = _serializer().loads(request.cookies.get(name, ""))
         except BadSignature:
             seen = {}
-        interval = getattr(current_app.session_interface, "touch_interval", 60)
+        activity = getattr(current_app.session_interface, "activity", None)  # absent in jwt mode
+        interval = activity.touch_interval if activity is not None else 60
         if seen.get("h") != handle or time.time() - float(seen.get("t", 0)) >= interval:
             value = _serializer().dumps({"h": handle, "t": int(time.time())})
             response.set_cookie(name, value, httponly=True, secure=secure, samesite="Lax", path="/")
