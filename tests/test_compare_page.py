@@ -140,6 +140,22 @@ def test_two_worker_bars_count_only_served_requests_with_the_refused_share_besid
     assert any("refused" in note for note in notes)
 
 
+def test_the_two_worker_table_counts_served_requests_with_the_refused_share_beside(compare_app):
+    html = compare_app.test_client().get("/compare").get_data(as_text=True)
+    bench = html.split('id="bench"', 1)[1].split("</section>", 1)[0]
+    refused_rows = re.findall(r'<tr class="[^"]*refused">(.*?)</tr>', bench, re.S)
+    data_rows = [row for row in _data()["bench"] if row["errors"]]
+    assert len(refused_rows) == len(data_rows) > 0
+    for cells, row in zip(refused_rows, data_rows, strict=True):
+        values = re.findall(r"<td>([^<]*)</td>", cells)
+        baseline = next(r for r in _data()["bench"] if r["scenario"] == "baseline" and r["workers"] == row["workers"])
+        served = row["requests_per_s"] * (1 - row["error_rate"])
+        assert values[2] == f"{served:.0f}"
+        assert values[5].startswith(f"{row['error_rate'] * 100:.0f} %")
+        ratio = served / baseline["requests_per_s"]
+        assert values[6] == (f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.3f}")
+
+
 def test_every_store_alone_row_has_a_bar_jwt_included(monkeypatch, tmp_path):
     drawn = []
     monkeypatch.setattr(charts, "_save", lambda figure, path: drawn.append(figure) or path)

@@ -268,9 +268,9 @@ def test_the_table_and_the_compare_page_show_every_store_side_by_side(side_by_si
     for pair in side_by_side["pairs"]:
         assert f"<h3>{pair.authdemo.label}</h3>" in html
     for setup in ("memcached, stock", "memcached, no_delay alone", "sqlalchemy, WAL alone", "cachelib, stock"):
-        assert f"<td>{setup}</td>" in html
+        assert f'<td data-label="setup">{setup}</td>' in html
     for engine in PAIRED.values():
-        assert f"<td>{engine} engine</td>" in html
+        assert f'<td data-label="setup">{engine} engine</td>' in html
     assert "Nagle" in html and "SESSION_REFRESH_EACH_REQUEST = False alone" in html
 
 

@@ -61,6 +61,7 @@ def http_bench(rows: list[dict], out: Path) -> Path:
         stores = list(dict.fromkeys(_label(row) for row in run if row["scenario"] != "baseline"))
         scenarios = [s for s in SCENARIO_COLOURS if any(row["scenario"] == s for row in run)]
         height = 0.8 / max(1, len(scenarios))
+        baseline_served = baseline["requests_per_s"] * (1 - baseline.get("error_rate", 0.0)) if baseline else 0.0
         for i, scenario in enumerate(scenarios):
             for y, store in enumerate(stores):
                 row = next((r for r in run if r["scenario"] == scenario and _label(r) == store), None)
@@ -75,7 +76,7 @@ def http_bench(rows: list[dict], out: Path) -> Path:
                     color=SCENARIO_COLOURS[scenario],
                     label=scenario.replace("_", " ") if y == 0 else None,
                 )
-                ratio = row.get("ratio_to_baseline")
+                ratio = served / baseline_served if baseline_served else None
                 note = "" if ratio is None else f" ×{ratio:.2f}" if ratio >= 0.1 else f" ×{ratio:.3f}"
                 if row["errors"]:
                     note += f"  + {row['error_rate']:.0%} refused"

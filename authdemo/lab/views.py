@@ -102,6 +102,14 @@ def served(row: dict) -> float:
     return row.get("served_per_s", row["requests_per_s"] * (1 - row.get("error_rate", 0.0)))
 
 
+def served_ratio(row: dict, rows: list[dict]) -> float | None:
+    """A bench row's requests served over its run's baseline's (the share of the baseline's speed it keeps)."""
+    baseline = next((r for r in rows if r["scenario"] == "baseline" and r["workers"] == row["workers"]), None)
+    if baseline is None or not served(baseline):
+        return None
+    return served(row) / served(baseline)
+
+
 def peer_groups(data: dict) -> list[dict]:
     """The peer rows per authdemo store: authdemo first, then Flask-Session's setups, then Django's engine.
 
@@ -205,6 +213,7 @@ def compare():
         scenario_why=SCENARIO_WHY,
         peer_groups=peer_groups(data),
         served=served,
+        served_ratio=served_ratio,
         charts=charts,
     )
 
