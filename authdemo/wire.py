@@ -197,9 +197,9 @@ METHODS = {
     "clear_expired": ("delete", "expired entries", str),
     # token stores
     "check": ("read", "deny list + token version", _checked),
-    "version": ("read", "token version", str),
+    "version": ("read", "token version", lambda v: f"version {v}"),
     "deny": ("write", "deny-list entry", None),
-    "bump_version": ("write", "token version +1", str),
+    "bump_version": ("write", "token version +1", lambda v: f"now {v}"),
     "create_family": ("write", "new token family", None),
     "get_family": ("read", "token family", lambda f: "none" if f is None else ("revoked" if f.revoked else "live")),
     "rotate": ("write", "family's refresh token (if unchanged)", _rotated),

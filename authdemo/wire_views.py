@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import datetime
 
 from flask import Blueprint, abort, current_app, jsonify, render_template
@@ -127,7 +128,7 @@ def sequence_svg(entry: dict, uid: str, database: str = "SQLite") -> Markup:
             f'<line x1="{x1}" y1="{y + 6}" x2="{x2}" y2="{y + 6}" class="{line_cls}" marker-end="url(#head-{uid})"/>'
         )
         for i, sub in enumerate(sublines):
-            text(left + 6, y + 6 + SUBLINE * (i + 1), _short(sub, 80), "seq-sub")
+            text(left + 6, y + 6 + SUBLINE * (i + 1), _short(sub, 110), "seq-sub")
         y += ROW + SUBLINE * len(sublines)
 
     def self_note(label: str) -> None:
@@ -137,7 +138,7 @@ def sequence_svg(entry: dict, uid: str, database: str = "SQLite") -> Markup:
         text(fx + 10, y + 4, _short(label), "seq-note")
         y += ROW - 6
 
-    request_lines = [f"{name}: {value}" for name, value in _header_lines(entry["request_headers"])]
+    request_lines = [f"{name}: {_brief(value)}" for name, value in _header_lines(entry["request_headers"])]
     arrow("browser", "flask", f"{entry['method']} {entry['path']}", request_lines)
     for op in entry["operations"]:
         timing = f"{op.get('ms', 0):.2f} ms"
@@ -147,7 +148,7 @@ def sequence_svg(entry: dict, uid: str, database: str = "SQLite") -> Markup:
             continue
         arrow("flask", op["component"], op["op"])
         arrow(op["component"], "flask", f"{result} · {timing}" if result else timing, reply=True)
-    response_lines = [f"{name}: {value}" for name, value in _header_lines(entry["response_headers"])]
+    response_lines = [f"{name}: {_brief(value)}" for name, value in _header_lines(entry["response_headers"])]
     arrow(
         "flask",
         "browser",
@@ -156,7 +157,7 @@ def sequence_svg(entry: dict, uid: str, database: str = "SQLite") -> Markup:
         reply=True,
     )
 
-    width = 20 + LANE_WIDTH * len(lanes)
+    width = 20 + LANE_WIDTH * max(len(lanes), 4)  # room for the notes beside Flask
     height = y + 6
     head = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="seq" viewBox="0 0 {width} {height}" width="{width}" '
@@ -177,10 +178,22 @@ def sequence_svg(entry: dict, uid: str, database: str = "SQLite") -> Markup:
     return Markup("".join(itertools.chain(head, parts, ["</svg>"])))
 
 
+def _brief(value: str) -> str:
+    """A header for a diagram line: the Expires date dropped (Max-Age says the same, shorter)."""
+    return EXPIRES.sub("", value)
+
+
+EXPIRES = re.compile(r"; Expires=[^;]*")
+
+
 def _header_lines(headers: dict):
+    """(name, value) per line: several Set-Cookie headers, and each cookie of a Cookie header, on lines of their own."""
     for name, value in headers.items():
         for item in value if isinstance(value, list) else [value]:
-            yield name, item
+            if name == "Cookie":
+                yield from ((name, cookie) for cookie in item.split("; "))
+            else:
+                yield name, item
 
 
 def _slug(component: str) -> str:
