@@ -148,7 +148,7 @@ def compose(tmp_path_factory) -> Compose:
         if subprocess.run(base, capture_output=True, check=False).returncode:  # not built yet: debootstrap needed
             require("debootstrap", "debootstrap")
 
-    run(str(ROOT / "docker" / "build-images.sh"), timeout=1500)
+    print(run(str(ROOT / "docker" / "build-images.sh"), timeout=1500))  # each step and how long it took
 
     secrets_dir = tmp_path_factory.mktemp("docker-secrets")
     _make_secrets(secrets_dir)
