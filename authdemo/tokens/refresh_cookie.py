@@ -30,8 +30,10 @@ def cookie_name() -> str:
 
 def wants_cookie() -> bool:
     """Whether this request comes from the page (``X-Refresh-Token-Delivery: cookie``); 400 on an unknown value."""
-    value = request.headers.get(DELIVERY_HEADER, "").strip().lower()
-    if value not in ("", "body", "cookie"):
+    value = request.headers.get(DELIVERY_HEADER)
+    if value is None:
+        return False
+    if value not in ("body", "cookie"):  # exactly what the OpenAPI document's enum allows
         raise ApiError(400, "invalid_request", f"{DELIVERY_HEADER} must be 'cookie' or 'body'.")
     return value == "cookie"
 
