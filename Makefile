@@ -29,7 +29,7 @@ run: db
 # instances (8001, 8002) on one shared store: sqlalchemy unless AUTHDEMO_SESSION_BACKEND
 # says otherwise. Foreground; Ctrl-C stops every process. Needs nginx and openssl.
 serve: db
-	$(BIN)/python -m authdemo.lab.stack serve $(SERVE_ARGS)
+	$(BIN)/python -m authdemo.harness.stack serve $(SERVE_ARGS)
 
 # Host files that docker-compose.yml mounts as /run/secrets/*: made once, never in git.
 # The directory is private to you; the files are 0644 because the containers'

@@ -19,7 +19,7 @@ __all__ = ["create_app", "ConfigError"]
 def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     """Build the app from AUTHDEMO_* variables; ``test_config`` overrides them (tests)."""
     environ = {**os.environ, **(test_config or {})}
-    settings = load_settings(environ, default_instance_path=str(ROOT / "instance"))
+    settings = load_settings(environ)
 
     app = Flask(
         __name__,
@@ -67,9 +67,11 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     inspector.init_app(app)
     for blueprint in (main.bp, auth.bp, account.bp, admin.bp):
         app.register_blueprint(blueprint)
-    from .lab.views import bp as compare_bp  # the page only: reads results.json, imports no lab code
+    from .lab import views as lab_views  # the page only: reads results.json, imports no lab code
 
-    app.register_blueprint(compare_bp)
+    app.register_blueprint(lab_views.bp)
+    if settings.lab_routes:
+        app.register_blueprint(lab_views.bench_bp)
     from . import webapp
 
     webapp.init_app(app)

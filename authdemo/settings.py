@@ -21,6 +21,9 @@ AUTH_MODES = ("session", "jwt")
 ENVIRONMENTS = ("development", "production")
 JWT_ALGORITHMS = ("HS256", "EdDSA", "RS256")
 TOKEN_STORES = ("memory", "redis", "memcached", "sqlalchemy")
+#: The repository's instance/ folder, wherever the process was started from: the app and the tasks service
+#: must find the same generated secret key there, or they derive different HS256 keys.
+DEFAULT_INSTANCE_PATH = str(Path(__file__).resolve().parent.parent / "instance")
 
 
 class ConfigError(Exception):
@@ -59,6 +62,7 @@ class Settings:
     site_origin: str = ""  # the tasks service's CORS allows exactly this origin (the /app page's)
     tasks_url: str = ""  # where the /app page finds the tasks service ("" = it does not call it)
     wire: bool = True  # AUTHDEMO_WIRE: journal this browser's requests for /account/wire
+    lab_routes: bool = False  # AUTHDEMO_LAB_ROUTES=1: mount the /bench/* routes the lab loads
 
     @property
     def production(self) -> bool:
@@ -321,7 +325,7 @@ def _origin(env: Mapping[str, str], name: str, default: str, *, path_allowed: bo
     return f"{parts.scheme}://{host.lower()}{port}"
 
 
-def load_settings(env: Mapping[str, str], default_instance_path: str) -> Settings:
+def load_settings(env: Mapping[str, str], default_instance_path: str = DEFAULT_INSTANCE_PATH) -> Settings:
     """Parse and validate every AUTHDEMO_* variable that authdemo understands."""
     instance_path = Path(env.get("AUTHDEMO_INSTANCE_PATH") or default_instance_path).resolve()
     environment = _choice(env, "AUTHDEMO_ENV", ENVIRONMENTS, "development")
@@ -368,5 +372,6 @@ def load_settings(env: Mapping[str, str], default_instance_path: str) -> Setting
             "" if environment == "production" else "http://127.0.0.1:5001",
             path_allowed=True,
         ),
+        lab_routes=_choice(env, "AUTHDEMO_LAB_ROUTES", ("0", "1"), "0") == "1",
         wire=_choice(env, "AUTHDEMO_WIRE", ("on", "off"), "off" if environment == "production" else "on") == "on",
     )

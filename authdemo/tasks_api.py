@@ -67,8 +67,9 @@ class JwksKeys:
 
 def create_app(test_config: dict[str, str] | None = None) -> Flask:
     """The tasks service, configured from the same AUTHDEMO_* variables as the app."""
-    settings = load_settings({**os.environ, **(test_config or {})}, default_instance_path="instance")
+    settings = load_settings({**os.environ, **(test_config or {})})
     app = Flask(__name__)
+    app.extensions["authdemo_settings"] = settings
     if settings.jwt_algorithm == "HS256":
         static_keys = hs256_keys(settings.jwt_secret).verification_keys
 

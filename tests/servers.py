@@ -2,7 +2,7 @@
 
 import os
 
-from authdemo.lab.servers import (  # noqa: F401 - re-exported for the tests
+from authdemo.harness.servers import (  # noqa: F401 - re-exported for the tests
     HOST,
     ManagedServer,
     MemcachedServer,

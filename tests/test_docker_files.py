@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from authdemo.lab.stack import PLACEHOLDER
+from authdemo.harness.stack import PLACEHOLDER
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETISH = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|CREDENTIAL|API_?KEY|_KEY$", re.IGNORECASE)

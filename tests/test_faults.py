@@ -28,7 +28,7 @@ from werkzeug.security import generate_password_hash
 
 from authdemo import create_app
 from authdemo.extensions import db
-from authdemo.lab.stack import Stack
+from authdemo.harness.stack import Stack
 from authdemo.models import Role, User
 from authdemo.rbac import insert_roles
 from authdemo.schema import upgrade_database

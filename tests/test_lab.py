@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from authdemo import create_app
+from authdemo.harness.processes import ROOT
 from authdemo.lab import results
 from authdemo.lab.loadgen import percentile
-from authdemo.lab.processes import ROOT
 from authdemo.lab.visitor import cookie_changes
 from tests.conftest import SECRET, Browser, shutdown
 from tests.servers import require
@@ -235,8 +235,14 @@ def test_the_page_path_imports_no_lab_code(tmp_path):
 # -- the bench routes ----------------------------------------------------------------------
 
 
+def test_bench_routes_are_absent_from_a_default_app(make_app):
+    client = make_app("memory").test_client()
+    for path in ("/bench/baseline", "/bench/protected", "/bench/session-write"):
+        assert client.get(path).status_code == 404, path
+
+
 def test_bench_routes(make_app):
-    app = make_app("memory")
+    app = make_app("memory", AUTHDEMO_LAB_ROUTES="1", AUTHDEMO_WIRE="off")  # as the lab's deployments run
     browser = Browser(app)
     baseline = browser.client.get("/bench/baseline")
     assert baseline.status_code == 200 and "Set-Cookie" not in baseline.headers

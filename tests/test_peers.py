@@ -20,9 +20,9 @@ import pytest
 from rich.console import Console
 
 from authdemo import create_app
+from authdemo.harness.processes import LabError
 from authdemo.lab import bench, flask_peer, peers, report, results
 from authdemo.lab.deployments import Lab
-from authdemo.lab.processes import LabError
 from tests.conftest import SECRET, shutdown
 from tests.servers import REQUIRE_ENV, require
 

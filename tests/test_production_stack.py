@@ -19,7 +19,7 @@ import pytest
 
 from authdemo import create_app
 from authdemo.extensions import db
-from authdemo.lab.stack import Stack
+from authdemo.harness.stack import Stack
 from authdemo.rbac import create_user, insert_roles
 from tests.conftest import PASSWORDS, ROLES, SECRET, _store_environment, shutdown
 from tests.servers import require

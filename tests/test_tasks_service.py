@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from authdemo import tasks_api
-from authdemo.lab.servers import free_port
+from authdemo.harness.servers import free_port
 from tests.conftest import SECRET
 from tests.jwt_support import Api
 
@@ -137,3 +137,12 @@ def test_the_service_runs_under_the_flask_command(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_service_finds_the_apps_instance_folder_from_any_directory(tmp_path, monkeypatch):
+    # Started elsewhere, a cwd-relative instance/ would hold another generated secret, hence another HS256 key.
+    monkeypatch.delenv("AUTHDEMO_INSTANCE_PATH", raising=False)
+    monkeypatch.chdir(tmp_path)
+    service = tasks_api.create_app({"AUTHDEMO_SECRET_KEY": SECRET, "AUTHDEMO_DATABASE_URL": UNREACHABLE_DATABASE})
+    assert service.extensions["authdemo_settings"].instance_path == str(ROOT / "instance")
+    assert not (tmp_path / "instance").exists()

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 
+from ..harness.processes import AppProcess, LabError
 from . import deployments
 from .deployments import Deployment, Lab
 from .loadgen import LoadResult, median_result, run_load, run_logins, run_python, wrk_available
-from .processes import AppProcess, LabError
 
 #: --backends name → the deployment it stands for (a JWT row is one more entry).
 ROWS: dict[str, Callable[[Lab], Deployment]] = {

@@ -39,7 +39,7 @@ def _out_dir(out: str | None) -> Path:
 
 def _lab_errors(run):
     """A lab failure becomes one clear message and exit status 1, not a traceback."""
-    from .processes import LabError
+    from ..harness.processes import LabError
 
     try:
         return run()

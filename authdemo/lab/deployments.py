@@ -16,8 +16,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .processes import AppProcess, run_flask
-from .servers import ManagedServer, MemcachedServer, MissingBinary, PostgresServer, RedisServer
+from ..harness.processes import AppProcess, run_flask
+from ..harness.servers import ManagedServer, MemcachedServer, MissingBinary, PostgresServer, RedisServer
 from .visitor import Visitor
 
 # Fixed, so that an app restart keeps the key; the rotation event swaps in the other one.
@@ -114,6 +114,8 @@ class Lab:
             # The lab logs alice in far more often than a person could; the limits would answer 429.
             "AUTHDEMO_LOGIN_LIMIT_ACCOUNT": "off",
             "AUTHDEMO_LOGIN_LIMIT_ADDRESS": "off",
+            # The /bench/* routes the load generator asks for: absent from every other app.
+            "AUTHDEMO_LAB_ROUTES": "1",
             # Stores are measured as production runs them; the bench's "memory (wire on)" row prices the journal.
             "AUTHDEMO_WIRE": "off",
         }

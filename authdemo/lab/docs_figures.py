@@ -33,7 +33,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .processes import ROOT
+from ..harness.processes import ROOT
 
 DEFAULT_RESULTS = ROOT / "instance" / "results" / "results.json"
 INLINE = re.compile(r"(<!-- fig:(?P<key>[^>]+?) -->)(?P<value>.*?)(<!-- /fig -->)", re.S)

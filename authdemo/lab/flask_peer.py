@@ -22,9 +22,9 @@ import shutil
 import sys
 from dataclasses import dataclass
 
+from ..harness.processes import ROOT, AppProcess, LabError, run_command
+from ..harness.servers import RedisServer
 from .deployments import SECRET_KEY, Deployment, Lab, RoomyMemcached
-from .processes import ROOT, AppProcess, LabError, run_command
-from .servers import RedisServer
 from .visitor import DEMO_USER, Visitor
 
 FLASK_DIR = ROOT / "bench" / "peers" / "flask_site"

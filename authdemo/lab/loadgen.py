@@ -19,7 +19,7 @@ from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .processes import LabError
+from ..harness.processes import LabError
 from .visitor import DEMO_USER, Visitor, csrf_token
 
 WRK_SCRIPT = Path(__file__).with_name("wrk.lua")

@@ -9,7 +9,7 @@ import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
 
-from .servers import MissingBinary, which_or_raise
+from ..harness.servers import MissingBinary, which_or_raise
 
 VERSION_COMMANDS = {
     "redis": (("redis-server", "redis-server"), "--version", r"v=(\S+)"),

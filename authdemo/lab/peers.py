@@ -30,12 +30,12 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ..harness.processes import ROOT, AppProcess, LabError, run_command
+from ..harness.servers import RedisServer
 from . import bench, flask_peer, machine
 from .bench import BenchSettings
 from .deployments import SECRET_KEY, Deployment, Lab
 from .loadgen import LoadResult, median_result, run_load, run_python
-from .processes import ROOT, AppProcess, LabError, run_command
-from .servers import RedisServer
 from .visitor import DEMO_USER, Visitor
 
 PEER_DIR = ROOT / "bench" / "peers" / "django_site"

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ..harness.processes import AppProcess, LabError, in_process_app, serve_in_thread
+from ..harness.servers import MissingBinary
 from . import deployments
 from .deployments import ROTATED_SECRET_KEY, Deployment, Lab
-from .processes import AppProcess, LabError, in_process_app, serve_in_thread
-from .servers import MissingBinary
 from .visitor import Visitor
 
 #: --backends name → the rows it stands for (a JWT row is one more entry).

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ..harness.processes import sigterm_as_exit
+from ..harness.servers import MissingBinary
 from . import bench, charts, machine, peers, report, restart, results, storebench
 from .deployments import Lab
-from .processes import sigterm_as_exit
-from .servers import MissingBinary
 
 
 def compare_restart(backends: list[str], out: Path, console: Console) -> dict:

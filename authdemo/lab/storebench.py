@@ -13,10 +13,10 @@ import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 
+from ..harness.processes import in_process_app
 from .bench import BenchSettings
 from .deployments import Deployment, Lab
 from .loadgen import percentile
-from .processes import in_process_app
 
 TTL = 1800
 BATCH = 5000

@@ -1,4 +1,4 @@
-"""The /compare page and the three small routes the bench loads.
+"""The /compare page, and the three small routes the bench loads (mounted only for the lab).
 
 This is the only lab module the app imports. The page reads results.json and
 serves the PNGs the commands left; it never imports the measuring or plotting
@@ -13,6 +13,8 @@ from flask_login import current_user, login_required
 from . import results
 
 bp = Blueprint("compare", __name__)
+#: Mounted only with AUTHDEMO_LAB_ROUTES=1 (the lab sets it for the apps it starts).
+bench_bp = Blueprint("bench", __name__, url_prefix="/bench")
 
 EVENTS = ("app_restart", "store_restart", "secret_rotation", "second_instance", "revocation_after_restart")
 EVENT_TITLES = {
@@ -239,20 +241,20 @@ def chart(name: str):
 # -- what the bench loads ------------------------------------------------------------
 
 
-@bp.route("/bench/baseline")
+@bench_bp.route("/baseline")
 def bench_baseline():
     """No session, no database: the bench's yardstick (sent without a cookie, so no store is asked)."""
     return "ok\n", 200, {"Content-Type": "text/plain"}
 
 
-@bp.route("/bench/protected")
+@bench_bp.route("/protected")
 @login_required
 def bench_protected():
     """The smallest protected page: the session is looked up and the user loaded, nothing is written."""
     return f"{current_user.username}\n", 200, {"Content-Type": "text/plain"}
 
 
-@bp.route("/bench/session-write")
+@bench_bp.route("/session-write")
 @login_required
 def bench_session_write():
     """A protected page that changes the session, so it is written back on every request."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from http.client import HTTPConnection
 from urllib.parse import urlencode
 
-from .processes import LabError
+from ..harness.processes import LabError
 
 CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 DEMO_USER = ("alice", "alice-password")

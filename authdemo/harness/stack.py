@@ -6,7 +6,7 @@ stopping the stack (Ctrl-C, a test's finalizer) leaves nothing behind. The
 store itself (Redis, Memcached, the database) is whatever the AUTHDEMO_*
 variables point at; both instances share it.
 
-    python -m authdemo.lab.stack serve     # what `make serve` runs
+    python -m authdemo.harness.stack serve     # what `make serve` runs
 """
 
 from __future__ import annotations
@@ -421,7 +421,7 @@ def _ports(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: `serve` (the only command)."""
-    parser = argparse.ArgumentParser(prog="python -m authdemo.lab.stack", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m authdemo.harness.stack", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="nginx + two gunicorn instances, until Ctrl-C")
     serve_parser.add_argument("--https-port", type=int, default=8443)
