@@ -7,9 +7,10 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from . import events
+from .access import account_ended, identity_changed
 from .events import record
 from .extensions import db
-from .forms import UserAccessForm
+from .forms import ConfirmForm, UserAccessForm
 from .models import Permission, Role, User
 from .rbac import permission_required
 
@@ -44,7 +45,9 @@ def index():
         form.roles.data = [role.name for role in user.roles]
         form.permissions.data = [p.name for p in user.direct_permissions]
         forms[user.id] = form
-    return render_template("admin/index.html", users=users, roles=roles, permissions=permissions, forms=forms)
+    return render_template(
+        "admin/index.html", users=users, roles=roles, permissions=permissions, forms=forms, confirm=ConfirmForm()
+    )
 
 
 def _event_filters() -> tuple[list[str], str]:
@@ -90,6 +93,7 @@ def update_roles(user_id: int):
     user.roles = [role for role in roles if role.name in form.roles.data]
     user.direct_permissions = [p for p in permissions if p.name in form.permissions.data]
     db.session.commit()
+    identity_changed(str(user.id))  # every session of the user sees it on its next request
     granted = ", ".join(form.roles.data + form.permissions.data) or "nothing"
     record(
         "roles_changed",
@@ -99,4 +103,40 @@ def update_roles(user_id: int):
         f"granted directly {', '.join(form.permissions.data) or 'none'}",
     )
     flash(f"{user.username} now has: {granted}.", "info")
+    return redirect(url_for("admin.index"))
+
+
+@bp.route("/users/<int:user_id>/disable", methods=["POST"])
+@permission_required("admin.access")
+def disable(user_id: int):
+    """Disable an account: it cannot log in, and its sessions and tokens end now."""
+    user = db.session.get(User, user_id) or abort(404)
+    user.disabled = True
+    db.session.commit()
+    ended = account_ended(str(user.id))
+    flash(f"{user.username} is disabled; {ended} session(s) or login(s) ended.", "info")
+    return redirect(url_for("admin.index"))
+
+
+@bp.route("/users/<int:user_id>/enable", methods=["POST"])
+@permission_required("admin.access")
+def enable(user_id: int):
+    """Let a disabled account log in again."""
+    user = db.session.get(User, user_id) or abort(404)
+    user.disabled = False
+    db.session.commit()
+    flash(f"{user.username} can log in again.", "info")
+    return redirect(url_for("admin.index"))
+
+
+@bp.route("/users/<int:user_id>/delete", methods=["POST"])
+@permission_required("admin.access")
+def delete(user_id: int):
+    """Delete an account: its row goes, and its sessions and tokens end now."""
+    user = db.session.get(User, user_id) or abort(404)
+    username = user.username
+    db.session.delete(user)
+    db.session.commit()
+    ended = account_ended(str(user_id))
+    flash(f"{username} is deleted; {ended} session(s) or login(s) ended.", "info")
     return redirect(url_for("admin.index"))

@@ -9,6 +9,7 @@ from alembic.util import CommandError
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
+from .access import account_ended
 from .drivers import StoreUnavailable
 from .extensions import db
 from .lab import cli as lab_cli
@@ -56,6 +57,42 @@ def users_create_command(name: str, roles: tuple[str, ...], permissions: tuple[s
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"User {user.username} created with roles: {', '.join(roles) or 'none'}.")
+
+
+def _user_named(name: str) -> User:
+    user = db.session.scalar(db.select(User).filter_by(username=name))
+    if user is None:
+        raise click.ClickException(f"no user named {name!r}")
+    return user
+
+
+@users_cli.command("disable")
+@click.argument("name")
+def users_disable_command(name: str):
+    """Disable an account: it cannot log in, and every session and token of it ends now."""
+    user = _user_named(name)
+    user.disabled = True
+    db.session.commit()
+    _end_account(user.username, str(user.id), "disabled")
+
+
+@users_cli.command("delete")
+@click.argument("name")
+def users_delete_command(name: str):
+    """Delete an account, and end every session and token of it now."""
+    user = _user_named(name)
+    user_id = str(user.id)
+    db.session.delete(user)
+    db.session.commit()
+    _end_account(name, user_id, "deleted")
+
+
+def _end_account(name: str, user_id: str, what: str) -> None:
+    try:
+        ended = account_ended(user_id)
+    except StoreUnavailable as error:
+        raise click.ClickException(f"{name} is {what}, but its sessions could not be ended: {error}") from None
+    click.echo(f"User {name} {what}; {ended} session(s) or login(s) ended.")
 
 
 @sessions_cli.command("list")

@@ -1,5 +1,8 @@
 """Forms: every one carries Flask-WTF's hidden csrf_token."""
 
+import secrets
+
+from flask import current_app, g, session
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
@@ -31,3 +34,13 @@ class UserAccessForm(FlaskForm):
     roles = _checkboxes("Roles")
     permissions = _checkboxes("Granted directly")
     submit = SubmitField("Save")
+
+
+def rotate_csrf() -> None:
+    """A new CSRF secret from here on (login, logout): a token read before no longer validates.
+
+    Made now, as Flask-WTF would on the next page, so that page does not write the session again.
+    """
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    session[field] = secrets.token_hex(32)
+    g.pop(field, None)

@@ -85,6 +85,9 @@ class LoginBackend(Protocol):
     def end_current(self) -> None:
         """Log this browser out."""
 
+    def update_identity(self, user_id: str, identity) -> int:
+        """An admin changed the user's roles or grants: every live login sees it on its next request; how many."""
+
     def purge(self) -> int:
         """Remove expired logins from a store that does not expire them itself."""
 

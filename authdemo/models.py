@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    false,
     literal,
     null,
     select,
@@ -79,6 +80,8 @@ class User(UserMixin, db.Model):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=lambda: datetime.now(UTC))
+    # A disabled account keeps its row (and its history) but cannot log in, and its sessions end.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, order_by=Role.name)
     direct_permissions: Mapped[list[Permission]] = relationship(secondary=user_permissions, order_by=Permission.name)
 
@@ -113,15 +116,17 @@ class User(UserMixin, db.Model):
                 item["result"] = "no such user"
                 return None
             item["result"] = "match" if user.check_password(password) else "no match"
-        return user if item["result"] == "match" else None
+        # A disabled account is checked like any other, so the answer takes the same time.
+        return user if item["result"] == "match" and not user.disabled else None
 
 
 @dataclass(frozen=True, eq=False)
 class Identity(UserMixin):
     """Who is logged in, as a request needs it: a plain value, not an ORM object.
 
-    Session mode loads it from the database on every request (one query);
-    JWT mode builds it from the access token's claims (no query at all).
+    Session mode reads it from the session record the store already returned
+    (written at login, rewritten when an admin changes the user); JWT mode
+    builds it from the access token's claims. Neither queries the database.
     """
 
     id: str
@@ -133,6 +138,28 @@ class Identity(UserMixin):
     def can(self, permission: str) -> bool:
         """Whether the user holds the permission."""
         return permission in self.permission_names
+
+    def as_record(self, version: str | None = None) -> dict:
+        """What the session keeps (msgpack and JSON both carry it); ``version`` is the authorization version."""
+        return {
+            "id": self.id,
+            "name": self.username,
+            "roles": list(self.role_names),
+            "perms": sorted(self.permission_names),
+            "direct": list(self.direct_permission_names),
+            "v": version,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict) -> Identity:
+        """The identity a session holds (see ``as_record``)."""
+        return cls(
+            id=record["id"],
+            username=record["name"],
+            role_names=tuple(record["roles"]),
+            permission_names=frozenset(record["perms"]),
+            direct_permission_names=tuple(record.get("direct") or ()),
+        )
 
 
 @cache
@@ -148,7 +175,7 @@ def _identity_query():
             .outerjoin(role_permissions, role_permissions.c.role_id == roles.c.id)
             .outerjoin(permissions, permissions.c.id == role_permissions.c.permission_id)
         )
-        .where(users.c.id == user_id)
+        .where(users.c.id == user_id, users.c.disabled.is_(False))
     )
     direct = (
         select(users.c.username, literal("direct"), null(), permissions.c.name)
@@ -157,16 +184,16 @@ def _identity_query():
                 permissions, permissions.c.id == user_permissions.c.permission_id
             )
         )
-        .where(users.c.id == user_id)
+        .where(users.c.id == user_id, users.c.disabled.is_(False))
     )
     return union_all(via_roles, direct)
 
 
 def load_identity(user_id: int) -> Identity | None:
-    """The user's name, roles and effective permissions in one round trip (runs on every logged-in request).
+    """The user's name, roles and effective permissions in one query; None if unknown or disabled.
 
-    SQL Core on the request's connection: the ORM with joined eager loads
-    cost several times more per request, for objects a request only reads.
+    Run at login, at a token refresh, and when an admin changes the user:
+    never on a plain logged-in request. SQL Core on the request's connection.
     """
     with record("database", "SELECT user, roles, permissions") as item:
         rows = db.session.connection().execute(_identity_query(), {"user_id": user_id}).all()
@@ -198,13 +225,20 @@ def init_login(login_manager: LoginManager) -> None:
     login_manager.login_message = "Please log in to see that page."
     login_manager.anonymous_user = AnonymousUser
     login_manager.user_loader(_load_user)
+    # "Session protection" hashes the client's address and browser on every
+    # request (~10 µs) to notice a session used from elsewhere, and then only
+    # marks it non-fresh, which nothing here reads. The session id rotates at
+    # login instead, and the sessions page shows where each session is used.
+    # Flask-Login computes the hash before it reads the setting, so the generator goes too.
+    login_manager.session_protection = None
+    login_manager._session_identifier_generator = str
 
 
 def _load_user(user_id: str) -> Identity | None:
-    try:
-        return load_identity(int(user_id))
-    except (TypeError, ValueError):
-        return None
+    # Session mode only (JWT mode loads from the token's claims): the identity the session holds.
+    from .sessions.manager import load_user
+
+    return load_user(user_id)
 
 
 class SessionRecord(db.Model):
@@ -248,6 +282,8 @@ token_versions = Table(
     db.metadata,
     Column("user_id", String(64), primary_key=True),
     Column("version", Integer, nullable=False),
+    # Raised when an admin changes the user's roles or grants: access tokens minted before are stale.
+    Column("authz_version", Integer, nullable=False, default=0, server_default="0"),
 )
 
 

@@ -315,16 +315,16 @@ def test_healthz_in_jwt_mode_reports_the_token_store(jwt_app, token_store):
 
 
 def test_service_verify_uses_one_store_round_trip(jwt_app):
-    """The hot path is signature + one check(): the deny list and the user's version together."""
+    """The hot path is signature + one lookup(): the deny list and the user's two versions together."""
     service = get_service(jwt_app)
     calls = []
-    original = service.store.check
+    original = service.store.lookup
 
     def counting(*args):
         calls.append(args)
         return original(*args)
 
-    service.store.check = counting
+    service.store.lookup = counting
     pair = Api(jwt_app).token("alice")
     calls.clear()
     assert Api(jwt_app).me(pair["access_token"]).status_code == 200

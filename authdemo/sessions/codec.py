@@ -14,6 +14,12 @@ SID_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 META_KEY = "_meta"
 #: The session key where Flask-Login keeps the logged-in user's id.
 LOGIN_USER_KEY = "_user_id"
+#: Who is logged in (models.Identity.as_record), written at login: no query per request.
+IDENTITY_KEY = "_identity"
+#: The cookie store's login record: the authorization version of the identity its cookie carries.
+AUTHZ_KEY = "_authz"
+#: Cookie store: the record's version, kept until the identity is read again from the database.
+PENDING_AUTHZ_KEY = "_authz_pending"
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(dict)
@@ -35,3 +41,8 @@ def decode(raw: bytes) -> dict | None:
 def new_sid() -> str:
     """A 256-bit random session id."""
     return secrets.token_urlsafe(32)
+
+
+def new_authz_version() -> str:
+    """A fresh authorization version: any change of it makes the cookie store read the identity again."""
+    return secrets.token_urlsafe(8)

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import UTC, datetime
 
 from flask import Flask, current_app, request, session
 from flask_login import login_user, logout_user
 
+from ..forms import rotate_csrf
 from ..login import COOKIE_LIMIT, LoginInfo, get_login_backend
+from ..models import Identity, load_identity
 from .base import SessionStore
-from .codec import LOGIN_USER_KEY, META_KEY, decode
+from .codec import (
+    IDENTITY_KEY,
+    LOGIN_USER_KEY,
+    META_KEY,
+    PENDING_AUTHZ_KEY,
+    decode,
+    encode,
+    new_authz_version,
+)
 
 
 def public_handle(sid: str) -> str:
@@ -84,14 +95,38 @@ class SessionManager:
             self.store.delete(sid, user_id)
         return len(sids)
 
+    def update_identity(self, user_id: str, identity: Identity) -> int:
+        """Rewrite the identity in every live session of the user (an admin changed them); how many were.
+
+        Through the per-user index, before the admin's request returns, so the
+        user's next request sees the change. Each session keeps what is left
+        of its idle time; one ended meanwhile stays ended (``must_exist``).
+        """
+        sids = self.store.user_sids(user_id)
+        found = self.store.load_many(sids)
+        now = time.time()
+        updated = 0
+        for sid, raw in found.items():
+            data = decode(raw)
+            if data is None or str(data.get(LOGIN_USER_KEY)) != user_id:
+                continue
+            last_seen = (data.get(META_KEY) or {}).get("last_seen", now)
+            ttl = max(1, int(self.interface.idle_timeout - (now - last_seen)))
+            record = encode(self.interface.updated_record(data, identity))
+            updated += bool(self.store.save(sid, record, ttl, user_id, must_exist=True))
+        return updated
+
     def log_in(self, user) -> None:
-        """A new session id first (no fixation), then the user id in it."""
+        """A new session id and CSRF secret first (no fixation), then the user and their identity in it."""
+        identity = load_identity(user.id)
         self.rotate()
-        login_user(user, remember=False)
+        login_user(identity, remember=False)
+        session[IDENTITY_KEY] = identity.as_record(new_authz_version())
 
     def rotate(self) -> None:
-        """Give this request's session a new id, deleting the old record (done at login)."""
+        """Give this request's session a new id and CSRF secret, deleting the old record (login, logout)."""
         self.interface.regenerate(session._get_current_object())
+        rotate_csrf()
 
     def end_current(self) -> None:
         """Log out this request's session: record deleted, id rotated, contents cleared."""
@@ -132,6 +167,28 @@ class SessionManager:
             "idle_timeout": settings.session_idle_timeout,
             "human_duration": human_duration,
         }
+
+
+def load_user(user_id: str) -> Identity | None:
+    """Flask-Login's user loader in session mode: the identity the session holds, no query.
+
+    Only a session without one (the cookie store after an admin's change, or
+    a session written before identities were stored) reads the database,
+    once, and keeps what it read.
+    """
+    record = session.get(IDENTITY_KEY)
+    if isinstance(record, dict) and record.get("id") == user_id:
+        try:
+            return Identity.from_record(record)
+        except (KeyError, TypeError):
+            pass  # not one we wrote: read it again
+    try:
+        identity = load_identity(int(user_id))
+    except (TypeError, ValueError):
+        return None
+    if identity is not None:
+        session[IDENTITY_KEY] = identity.as_record(session.pop(PENDING_AUTHZ_KEY, None) or new_authz_version())
+    return identity
 
 
 def get_manager(app: Flask | None = None):

@@ -1,14 +1,26 @@
-"""Server-side sessions: a random id in the cookie, the session's bytes in any SessionStore."""
+"""Server-side sessions: a random id in the cookie, the session's bytes in any SessionStore.
+
+Only a login is stored. An anonymous visitor's session (the login form's CSRF
+secret, a flash message) travels signed in the cookie itself, so no number
+of anonymous requests adds an entry to the store.
+
+The logged-in user's identity (id, name, roles, permissions) is in the
+session, written at login: a logged-in request is one store round trip and
+no database query. An admin's change rewrites it in every session of the
+user through the per-user index (``SessionManager.update_identity``).
+"""
 
 from __future__ import annotations
 
 from flask import Flask, Request, Response, request
+from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSession, SessionInterface
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..drivers import StoreUnavailable
 from .activity import Activity
 from .base import SessionStore
-from .codec import LOGIN_USER_KEY, META_KEY, SID_PATTERN, decode, encode, new_sid
+from .codec import IDENTITY_KEY, LOGIN_USER_KEY, META_KEY, SID_PATTERN, decode, encode, new_authz_version, new_sid
 from .cookies import StoreBackedCookies
 
 
@@ -35,29 +47,58 @@ class StoreSessionInterface(StoreBackedCookies, SessionInterface):
         self.store = store
         self.activity = activity
         self.idle_timeout = activity.idle_timeout
+        self._anonymous: dict[str, URLSafeSerializer] = {}
+
+    def _anonymous_serializer(self, app: Flask) -> URLSafeSerializer:
+        """Signs anonymous sessions; built once per key (building one derives the key)."""
+        serializer = self._anonymous.get(app.secret_key)
+        if serializer is None:
+            serializer = URLSafeSerializer(
+                app.secret_key, salt="authdemo-anonymous-session", serializer=TaggedJSONSerializer()
+            )
+            self._anonymous[app.secret_key] = serializer
+        return serializer
 
     def current_sid(self, session) -> str:
         """The id the store and the sessions page know this session by."""
         return session.sid
 
     def open_session(self, app: Flask, request: Request) -> ServerSideSession:
-        """Load the session named by the cookie; unknown, expired or forged ids start a fresh one."""
-        cookie_sid = request.cookies.get(self.get_cookie_name(app), "")
-        data = None
-        if SID_PATTERN.fullmatch(cookie_sid):
-            try:
-                raw = self.store.load(cookie_sid)
-            except StoreUnavailable as error:
-                return self._fresh(store_error=error)
-            data = decode(raw) if raw is not None else None
+        """Load the session named by the cookie; unknown, expired or forged ids start a fresh one.
+
+        A logged-in cookie is a session id (one store lookup); an anonymous
+        one is the signed session itself (no lookup).
+        """
+        cookie = request.cookies.get(self.get_cookie_name(app), "")
+        if not SID_PATTERN.fullmatch(cookie):
+            return self._fresh(self._anonymous_data(app, cookie))
+        try:
+            raw = self.store.load(cookie)
+        except StoreUnavailable as error:
+            return self._fresh(store_error=error)
+        data = decode(raw) if raw is not None else None
         if data is None:
             return self._fresh()
-        return self.session_class(data, sid=cookie_sid, cookie_sid=cookie_sid)
+        return self.session_class(data, sid=cookie, cookie_sid=cookie)
 
-    def _fresh(self, store_error: StoreUnavailable | None = None) -> ServerSideSession:
-        session = self.session_class(sid=new_sid())
+    def _anonymous_data(self, app: Flask, cookie: str) -> dict | None:
+        if not cookie:
+            return None
+        try:
+            data = self._anonymous_serializer(app).loads(cookie)
+        except BadSignature:
+            return None
+        # A user id never comes from an anonymous cookie: only a stored session holds one.
+        return data if isinstance(data, dict) and LOGIN_USER_KEY not in data else None
+
+    def _fresh(self, data: dict | None = None, store_error: StoreUnavailable | None = None) -> ServerSideSession:
+        session = self.session_class(data, sid=new_sid())
         session.store_error = store_error
         return session
+
+    def updated_record(self, data: dict, identity) -> dict:
+        """A stored session of the user, with the identity an admin's change left."""
+        return {**data, IDENTITY_KEY: identity.as_record(new_authz_version())}
 
     def regenerate(self, session: ServerSideSession) -> None:
         """Give the session a new id and delete the old record (login, logout: no fixation)."""
@@ -76,11 +117,10 @@ class StoreSessionInterface(StoreBackedCookies, SessionInterface):
         if session.accessed:
             response.vary.add("Cookie")
         try:
-            if not session:
-                if session.cookie_sid is not None:
+            if dict.get(session, LOGIN_USER_KEY) is None:
+                if session.cookie_sid is not None:  # a stored session that lost its user: not kept
                     self.store.delete(session.cookie_sid, None)
-                if request.cookies.get(name) is not None:
-                    response.delete_cookie(name, domain=domain, path=path)
+                self._save_anonymous(app, session, response)
                 return
             if not session.modified and not self.activity.touch_due(session):
                 return
@@ -107,3 +147,24 @@ class StoreSessionInterface(StoreBackedCookies, SessionInterface):
                 path=path,
             )
             response.vary.add("Cookie")
+
+    def _save_anonymous(self, app: Flask, session: ServerSideSession, response: Response) -> None:
+        """An anonymous session goes out signed in the cookie (or the cookie goes, when it is empty)."""
+        name, domain, path = self.get_cookie_name(app), self.get_cookie_domain(app), self.get_cookie_path(app)
+        data = {key: value for key, value in dict.items(session) if key != "_permanent"}
+        if not data:
+            if request.cookies.get(name) is not None:
+                response.delete_cookie(name, domain=domain, path=path)
+            return
+        if not session.modified and session.cookie_sid is None and request.cookies.get(name) is not None:
+            return  # unchanged, and the browser holds it already
+        response.set_cookie(
+            name,
+            self._anonymous_serializer(app).dumps(data),
+            httponly=self.get_cookie_httponly(app),
+            secure=self.get_cookie_secure(app),
+            samesite=self.get_cookie_samesite(app),
+            domain=domain,
+            path=path,
+        )
+        response.vary.add("Cookie")

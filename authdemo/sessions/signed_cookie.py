@@ -1,4 +1,11 @@
-"""Flask's signed-cookie sessions, with a server-side record per login so that logout is real."""
+"""Flask's signed-cookie sessions, with a server-side record per login so that logout is real.
+
+The identity (id, name, roles, permissions) travels in the signed cookie; the
+login's record, read on every request anyway, holds its authorization
+version. An admin's change gives the record a new version: the next request
+sees the cookie's identity is stale, reads it again from the database once,
+and re-signs the cookie.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,18 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from ..drivers import StoreUnavailable
 from .activity import Activity
 from .base import SessionStore
-from .codec import LOGIN_USER_KEY, META_KEY, SID_PATTERN, encode, new_sid
+from .codec import (
+    AUTHZ_KEY,
+    IDENTITY_KEY,
+    LOGIN_USER_KEY,
+    META_KEY,
+    PENDING_AUTHZ_KEY,
+    SID_PATTERN,
+    decode,
+    encode,
+    new_authz_version,
+    new_sid,
+)
 from .cookies import StoreBackedCookies
 
 
@@ -46,17 +64,29 @@ class SignedCookieSessionInterface(StoreBackedCookies, SecureCookieSessionInterf
             return session
         sid = dict.get(session, self.SID_KEY, "")
         try:
-            alive = isinstance(sid, str) and SID_PATTERN.fullmatch(sid) and self.store.load(sid) is not None
+            raw = self.store.load(sid) if isinstance(sid, str) and SID_PATTERN.fullmatch(sid) else None
         except StoreUnavailable as error:
             fresh = self.session_class()
             fresh.store_error = error
             return fresh
-        if not alive:
+        record = decode(raw) if raw is not None else None
+        if record is None or str(record.get(LOGIN_USER_KEY)) != str(dict.get(session, LOGIN_USER_KEY)):
             fresh = self.session_class()
             fresh.modified = True  # ended elsewhere: tell the browser to drop the cookie
             return fresh
         session.cookie_sid = sid
+        identity = dict.get(session, IDENTITY_KEY)
+        version = record.get(AUTHZ_KEY)
+        if not isinstance(identity, dict) or identity.get("v") != version:
+            # An admin changed this user: the identity is read again (manager.load_user), the cookie re-signed.
+            dict.pop(session, IDENTITY_KEY, None)
+            dict.__setitem__(session, PENDING_AUTHZ_KEY, version)
+            session.modified = True
         return session
+
+    def updated_record(self, data: dict, identity) -> dict:
+        """A login record of the user, with a new authorization version: its cookie's identity is stale."""
+        return {**data, AUTHZ_KEY: new_authz_version()}
 
     def get_expiration_time(self, app: Flask, session) -> None:
         """None: a browser-session cookie; the idle timeout is enforced by the signature's age."""
@@ -89,7 +119,9 @@ class SignedCookieSessionInterface(StoreBackedCookies, SecureCookieSessionInterf
                 if user_id is not None:
                     if self.SID_KEY not in session:
                         dict.__setitem__(session, self.SID_KEY, new_sid())
-                    record = {LOGIN_USER_KEY: user_id, META_KEY: session[META_KEY]}
+                    identity = dict.get(session, IDENTITY_KEY)
+                    version = identity.get("v") if isinstance(identity, dict) else dict.get(session, PENDING_AUTHZ_KEY)
+                    record = {LOGIN_USER_KEY: user_id, META_KEY: session[META_KEY], AUTHZ_KEY: version}
                     sid = session[self.SID_KEY]
                     existing = sid == session.cookie_sid
                     if not self.store.save(sid, encode(record), self.idle_timeout, user_id, must_exist=existing):

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from flask import Flask, Response, current_app, g, request
 from flask_login import logout_user
 
+from ..forms import rotate_csrf
 from ..login import COOKIE_LIMIT, LoginInfo
 from ..models import Identity
 from . import load_subject
@@ -62,6 +63,7 @@ class BrowserTokens:
         subject = load_subject(str(user.id))
         pair = self.service.issue(subject, device=request.user_agent.string or "", ip=request.remote_addr or "")
         _use_pair(pair)
+        rotate_csrf()
 
     def current_sid(self) -> str | None:
         """The family (login) of this request's token."""
@@ -100,6 +102,10 @@ class BrowserTokens:
         """Log out everywhere: bump the user's version, revoke every family."""
         return self.service.logout_everywhere(user_id)
 
+    def update_identity(self, user_id: str, identity: Identity) -> int:
+        """Nothing to rewrite: the access tokens become stale (``access.identity_changed``) and refresh."""
+        return 0
+
     def end_current(self) -> None:
         """Revoke this browser's tokens and drop its cookies."""
         claims = g.get("access_claims")
@@ -110,6 +116,7 @@ class BrowserTokens:
         g.clear_token_cookies = True
         g.access_claims = None
         logout_user()
+        rotate_csrf()
 
     def purge(self) -> int:
         """Drop expired deny-list entries and families."""

@@ -8,10 +8,11 @@ import time
 from ..drivers import StoreUnavailable
 from ..drivers import memcached as driver
 from ..drivers.memcached import update_id_set
-from .store import Family, TokenStore
+from .store import Family, TokenState, TokenStore
 
 DENY = "authdemo:deny:{}"
 VERSION = "authdemo:token-version:{}"
+AUTHZ_VERSION = "authdemo:authz-version:{}"
 FAMILY = "authdemo:family:{}"
 USER_FAMILIES = "authdemo:user-families:{}"
 CAS_ATTEMPTS = 8
@@ -43,16 +44,22 @@ class MemcachedTokenStore(TokenStore):
         with driver.answering(self.name, "token"):
             self.client.set(DENY.format(jti), b"1", expire=_expire(expires_at), noreply=False)
 
-    def check(self, jti: str, user_id: str) -> tuple[bool, int]:
-        """The deny entry and the version in one get_many."""
-        keys = [DENY.format(jti), VERSION.format(user_id)]
+    def lookup(self, jti: str, user_id: str) -> TokenState:
+        """One get_many."""
+        keys = [DENY.format(jti), VERSION.format(user_id), AUTHZ_VERSION.format(user_id)]
         with driver.answering(self.name, "token"):
             found = self.client.get_many(keys)
-        return keys[0] in found, int(found.get(keys[1]) or 0)
+        return TokenState(keys[0] in found, int(found.get(keys[1]) or 0), int(found.get(keys[2]) or 0))
 
     def bump_version(self, user_id: str) -> int:
         """incr, or add the first version (retrying if another process added it first)."""
-        key = VERSION.format(user_id)
+        return self._bump(VERSION.format(user_id))
+
+    def bump_authz_version(self, user_id: str) -> int:
+        """The same for the authorization version."""
+        return self._bump(AUTHZ_VERSION.format(user_id))
+
+    def _bump(self, key: str) -> int:
         with driver.answering(self.name, "token"):
             for _ in range(CAS_ATTEMPTS):
                 value = self.client.incr(key, 1, noreply=False)

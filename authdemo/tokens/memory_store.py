@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import replace
 
-from .store import Family, TokenStore
+from .store import Family, TokenState, TokenStore
 
 
 class MemoryTokenStore(TokenStore):
@@ -19,6 +19,7 @@ class MemoryTokenStore(TokenStore):
         self._lock = threading.Lock()
         self._denied: dict[str, int] = {}
         self._versions: dict[str, int] = {}
+        self._authz: dict[str, int] = {}
         self._families: dict[str, Family] = {}
 
     def deny(self, jti: str, expires_at: int, user_id: str) -> None:
@@ -26,17 +27,27 @@ class MemoryTokenStore(TokenStore):
         with self._lock:
             self._denied[jti] = expires_at
 
-    def check(self, jti: str, user_id: str) -> tuple[bool, int]:
-        """Two dict lookups."""
+    def lookup(self, jti: str, user_id: str) -> TokenState:
+        """Three dict lookups."""
         with self._lock:
             denied_until = self._denied.get(jti)
-            return denied_until is not None and denied_until > time.time(), self._versions.get(user_id, 0)
+            return TokenState(
+                denied_until is not None and denied_until > time.time(),
+                self._versions.get(user_id, 0),
+                self._authz.get(user_id, 0),
+            )
 
     def bump_version(self, user_id: str) -> int:
         """Increment the user's version."""
         with self._lock:
             self._versions[user_id] = self._versions.get(user_id, 0) + 1
             return self._versions[user_id]
+
+    def bump_authz_version(self, user_id: str) -> int:
+        """Increment the user's authorization version."""
+        with self._lock:
+            self._authz[user_id] = self._authz.get(user_id, 0) + 1
+            return self._authz[user_id]
 
     def create_family(self, family: Family) -> None:
         """Store a copy."""

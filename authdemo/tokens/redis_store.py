@@ -2,8 +2,8 @@
 
 Keys are laid out for Redis Cluster too (``redis+cluster://``), with the
 same code on one server, where hash tags change nothing. The hot path,
-``check(jti, user_id)``, is one MGET of the deny entry and the user's token
-version: both carry the user's hash tag ``{u:<id>}``, so they share a slot
+``lookup(jti, user_id)``, is one MGET of the deny entry and the user's token
+and authorization versions: all three carry the user's hash tag ``{u:<id>}``, so they share a slot
 and the MGET stays one command on one node. Each Lua script names one key
 (the family). Listing a user's families pipelines one GET per family.
 """
@@ -15,12 +15,13 @@ import json
 import redis
 
 from ..drivers import redis as driver
-from .store import Family, TokenStore
+from .store import Family, TokenState, TokenStore
 
 # {u:<id>} is a hash tag: Redis Cluster hashes only what is inside the braces,
 # so a user's deny entries and version sit in one slot (one node).
 DENY = "authdemo:{{u:{user_id}}}:deny:{jti}"
 VERSION = "authdemo:{{u:{user_id}}}:token-version"
+AUTHZ_VERSION = "authdemo:{{u:{user_id}}}:authz-version"
 FAMILY = "authdemo:family:{}"
 USER_FAMILIES = "authdemo:user-families:{}"
 
@@ -71,16 +72,25 @@ class RedisTokenStore(TokenStore):
         with driver.answering(self.name, "token"):
             self.client.set(DENY.format(user_id=user_id, jti=jti), b"1", exat=expires_at)
 
-    def check(self, jti: str, user_id: str) -> tuple[bool, int]:
-        """One MGET, of two keys in the user's slot."""
+    def lookup(self, jti: str, user_id: str) -> TokenState:
+        """One MGET, of three keys in the user's slot."""
         with driver.answering(self.name, "token"):
-            denied, version = self.client.mget(DENY.format(user_id=user_id, jti=jti), VERSION.format(user_id=user_id))
-        return denied is not None, int(version or 0)
+            denied, version, authz = self.client.mget(
+                DENY.format(user_id=user_id, jti=jti),
+                VERSION.format(user_id=user_id),
+                AUTHZ_VERSION.format(user_id=user_id),
+            )
+        return TokenState(denied is not None, int(version or 0), int(authz or 0))
 
     def bump_version(self, user_id: str) -> int:
         """Increment the version key (a missing key counts as 0)."""
         with driver.answering(self.name, "token"):
             return int(self.client.incr(VERSION.format(user_id=user_id)))
+
+    def bump_authz_version(self, user_id: str) -> int:
+        """INCR."""
+        with driver.answering(self.name, "token"):
+            return int(self.client.incr(AUTHZ_VERSION.format(user_id=user_id)))
 
     def create_family(self, family: Family) -> None:
         """SET the family JSON and add it to the user's set (two slots in a cluster: not a transaction).

@@ -1,10 +1,12 @@
 """Issuing, refreshing and revoking tokens: the rules, over any TokenStore.
 
 An access token (~5 min) carries the user's roles and permissions, so a
-request needs no database: only the deny-list/version check. A refresh
-token (~24 h) buys a new pair; refresh re-reads the user's roles from the
-database, so a change of roles reaches the user within one access-token
-lifetime. Every refresh rotates the refresh token; presenting an old one
+request needs no database: only the deny-list/version lookup, one round trip
+to the token store. A refresh token (~24 h) buys a new pair; refresh
+re-reads the user's roles from the database. An admin's change of roles
+raises the user's authorization version, so the access tokens minted before
+are refused on their next use: a browser refreshes at once, a bearer client
+gets 401 and refreshes. Every refresh rotates the refresh token; presenting an old one
 revokes the whole login (it was copied).
 """
 
@@ -18,7 +20,7 @@ import jwt
 
 from ..wire import note, record
 from .keys import KeySet
-from .store import Family, TokenStore
+from .store import Family, TokenState, TokenStore
 from .verify import AUDIENCE, ISSUER, TYPES, InvalidToken, refuse_revoked, verify
 
 
@@ -66,7 +68,9 @@ class TokenService:
         with record("flask", f"JWT sign {token_type} token ({self.keys.algorithm})"):
             return jwt.encode(claims, self.keys.signing_key, algorithm=self.keys.algorithm, headers=headers)
 
-    def _mint(self, subject: Subject, family_id: str, version: int, refresh_expires_at: int | None) -> TokenPair:
+    def _mint(
+        self, subject: Subject, family_id: str, version: int, authz_version: int, refresh_expires_at: int | None
+    ) -> TokenPair:
         now = int(time.time())
         base = {"iss": ISSUER, "aud": AUDIENCE, "sub": subject.user_id, "iat": now, "nbf": now, "ver": version}
         access = {
@@ -78,6 +82,7 @@ class TokenService:
             "username": subject.username,
             "roles": subject.roles,
             "permissions": subject.permissions,
+            "azv": authz_version,  # the authorization version these permissions were read at
         }
         refresh_exp = refresh_expires_at or now + self.refresh_ttl
         refresh = {**base, "exp": refresh_exp, "jti": secrets.token_urlsafe(16), "typ": "refresh", "fam": family_id}
@@ -87,9 +92,9 @@ class TokenService:
 
     def issue(self, subject: Subject, device: str = "", ip: str = "") -> TokenPair:
         """A new login: a new family and its first pair."""
-        version = self.store.version(subject.user_id)
+        state = self.store.lookup("", subject.user_id)
         family_id = secrets.token_urlsafe(16)
-        pair = self._mint(subject, family_id, version, None)
+        pair = self._mint(subject, family_id, state.version, state.authz_version, None)
         now = pair.access_claims["iat"]
         self.store.create_family(
             Family(
@@ -111,7 +116,10 @@ class TokenService:
     # -- checking ----------------------------------------------------------------
 
     def verify(self, token: str, expected_type: str) -> dict:
-        """Signature and claims, then the deny list and the user's version (one store round trip)."""
+        """Signature and claims, then the deny list and the user's versions (one store round trip)."""
+        return self._verify(token, expected_type)[0]
+
+    def _verify(self, token: str, expected_type: str) -> tuple[dict, TokenState]:
         with record("flask", f"JWT signature check ({self.keys.algorithm}, {expected_type})") as item:
             try:
                 claims = verify(
@@ -125,8 +133,9 @@ class TokenService:
                 item["result"] = f"refused: {error.reason}"
                 raise
             item["result"] = "valid"
-        refuse_revoked(claims, self.store)
-        return claims
+        # Only access tokens name permissions: a refresh token outlives a role change and buys new claims.
+        state = refuse_revoked(claims, self.store, check_authorization=expected_type == "access")
+        return claims, state
 
     def refresh(self, refresh_token: str, load_subject) -> TokenPair:
         """Rotate: a new pair from the same family; reuse of an old refresh token revokes the family.
@@ -134,7 +143,7 @@ class TokenService:
         ``load_subject(user_id)`` re-reads roles and permissions (None if the
         user no longer exists).
         """
-        claims = self.verify(refresh_token, "refresh")
+        claims, state = self._verify(refresh_token, "refresh")
         family_id = claims.get("fam")
         family = self.store.get_family(family_id) if isinstance(family_id, str) else None
         if family is None or family.revoked:
@@ -148,7 +157,9 @@ class TokenService:
         if subject is None:
             self.revoke_family(family_id)
             raise InvalidToken("the account no longer exists")
-        pair = self._mint(subject, family_id, claims["ver"], family.expires_at)
+        # The authorization version was read before the roles: a change committed in between
+        # makes this pair stale (refreshed again), never wrong.
+        pair = self._mint(subject, family_id, claims["ver"], state.authz_version, family.expires_at)
         rotated = Family(
             **{
                 **family.as_dict(),
@@ -191,6 +202,10 @@ class TokenService:
         self.store.deny(family.access_jti, family.access_expires_at, family.user_id)
         self.store.deny(family.refresh_jti, family.expires_at, family.user_id)
         return True
+
+    def authorization_changed(self, user_id: str) -> None:
+        """The user's roles or grants changed (already committed): their access tokens are stale from now on."""
+        self.store.bump_authz_version(user_id)
 
     def logout_everywhere(self, user_id: str) -> int:
         """Every token of the user stops working, including ones minted this very second."""

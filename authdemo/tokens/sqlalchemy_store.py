@@ -6,20 +6,23 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from ..drivers import StoreUnavailable
 from ..drivers import sql as driver
 from ..models import token_denylist, token_families, token_versions
-from .store import Family, TokenStore
+from .store import Family, TokenState, TokenStore
 
-# The per-request statements, built once (building one costs more than SQLite takes to run it).
-DENIED = select(token_denylist.c.expires_at).where(
-    token_denylist.c.jti == bindparam("jti"), token_denylist.c.expires_at > bindparam("now")
+# The per-request statement, built once (building one costs more than SQLite takes to run it):
+# one SELECT of three scalar subqueries, each a primary-key lookup.
+_USER_ROW = token_versions.c.user_id == bindparam("user_id")
+LOOKUP = select(
+    exists().where(token_denylist.c.jti == bindparam("jti"), token_denylist.c.expires_at > bindparam("now")),
+    select(token_versions.c.version).where(_USER_ROW).scalar_subquery(),
+    select(token_versions.c.authz_version).where(_USER_ROW).scalar_subquery(),
 )
-VERSION = select(token_versions.c.version).where(token_versions.c.user_id == bindparam("user_id"))
 
 
 class SqlAlchemyTokenStore(TokenStore):
@@ -44,28 +47,39 @@ class SqlAlchemyTokenStore(TokenStore):
         except IntegrityError:
             pass  # already denied
 
-    def check(self, jti: str, user_id: str) -> tuple[bool, int]:
-        """Two primary-key lookups on one connection."""
+    def lookup(self, jti: str, user_id: str) -> TokenState:
+        """One statement: three primary-key lookups."""
         with self._connection() as conn:
-            denied = conn.execute(DENIED, {"jti": jti, "now": int(time.time())}).first()
-            version = conn.execute(VERSION, {"user_id": user_id}).scalar_one_or_none()
-        return denied is not None, version or 0
+            denied, version, authz = conn.execute(
+                LOOKUP, {"jti": jti, "now": int(time.time()), "user_id": user_id}
+            ).one()
+        return TokenState(bool(denied), version or 0, authz or 0)
 
     def bump_version(self, user_id: str) -> int:
         """UPDATE … version + 1, or INSERT the first one."""
+        return self._bump(user_id, "version")
+
+    def bump_authz_version(self, user_id: str) -> int:
+        """UPDATE … authz_version + 1, or INSERT the first one."""
+        return self._bump(user_id, "authz_version")
+
+    def _bump(self, user_id: str, column: str) -> int:
+        counter = token_versions.c[column]
         for _ in range(2):
             with self._connection(write=True) as conn:
                 bumped = conn.execute(
                     update(token_versions)
                     .where(token_versions.c.user_id == user_id)
-                    .values(version=token_versions.c.version + 1)
-                    .returning(token_versions.c.version)
+                    .values({column: counter + 1})
+                    .returning(counter)
                 ).scalar_one_or_none()
                 if bumped is not None:
                     return bumped
             try:
                 with self._connection(write=True) as conn:
-                    conn.execute(insert(token_versions).values(user_id=user_id, version=1))
+                    conn.execute(
+                        insert(token_versions).values({"user_id": user_id, "version": 0, "authz_version": 0, column: 1})
+                    )
                 return 1
             except IntegrityError:
                 continue  # a concurrent first bump won: bump again on top of it

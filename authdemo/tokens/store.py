@@ -9,7 +9,14 @@ lookups that taking it back costs:
   token of that login that may still be used. Using an older one means it
   was copied: the whole family is revoked (RFC 9700 §4.14.2);
 - a version per user: "log out everywhere" raises it, and every token
-  carrying an older version is refused, whatever second it was issued in.
+  carrying an older version is refused, whatever second it was issued in;
+- an authorization version per user: an admin's change of the user's roles
+  or grants raises it, and every access token minted before (whose claims
+  name the old permissions) is refused; the browser refreshes at once and
+  gets the new claims, a bearer client gets 401 and refreshes. Refresh
+  tokens do not carry it: the login goes on.
+
+The three are read together, in one round trip (``lookup``), on every request.
 
 Each backend implements the primitives atomically; the rules live in
 ``service.py``.
@@ -19,6 +26,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TokenState:
+    """What one ``lookup`` answers: is the token denied, and the user's two versions."""
+
+    denied: bool
+    version: int
+    authz_version: int
 
 
 @dataclass
@@ -57,12 +73,21 @@ class TokenStore(ABC):
         """
 
     @abstractmethod
+    def lookup(self, jti: str, user_id: str) -> TokenState:
+        """Is ``jti`` denied, and the user's token and authorization versions, in one round trip: the hot path."""
+
     def check(self, jti: str, user_id: str) -> tuple[bool, int]:
-        """(is ``jti`` denied, the user's current token version) in one round trip: the hot path."""
+        """(denied, token version): what a verifier that ignores role changes (the tasks service) needs."""
+        state = self.lookup(jti, user_id)
+        return state.denied, state.version
 
     @abstractmethod
     def bump_version(self, user_id: str) -> int:
         """Raise the user's token version (log out everywhere) and return it; versions never expire."""
+
+    @abstractmethod
+    def bump_authz_version(self, user_id: str) -> int:
+        """Raise the user's authorization version (their roles or grants changed) and return it."""
 
     @abstractmethod
     def create_family(self, family: Family) -> None:
@@ -90,7 +115,7 @@ class TokenStore(ABC):
 
     def version(self, user_id: str) -> int:
         """The user's current token version (new tokens carry it)."""
-        return self.check("", user_id)[1]
+        return self.lookup("", user_id).version
 
     def clear_expired(self) -> int:
         """Drop expired deny-list entries and families; a no-op where the store expires them itself."""

@@ -76,14 +76,20 @@ def verify(
     return claims
 
 
-def refuse_revoked(claims: dict, store) -> None:
+def refuse_revoked(claims: dict, store, check_authorization: bool = False):
     """InvalidToken if the token is on the deny list or older than its user's last log-out-everywhere.
 
     The one revocation rule, used by the app and the tasks service alike:
-    one round trip to the token store (``store.check``).
+    one round trip to the token store (``store.lookup``), whose answer is
+    returned. With ``check_authorization`` (the app's access tokens) a token
+    minted before the user's roles last changed is refused too; the tasks
+    service does not ask, and keeps the old claims until the token expires.
     """
-    denied, version = store.check(claims["jti"], claims["sub"])
-    if denied:
+    state = store.lookup(claims["jti"], claims["sub"])
+    if state.denied:
         raise InvalidToken("the token has been revoked")
-    if not isinstance(claims.get("ver"), int) or claims["ver"] < version:
+    if not isinstance(claims.get("ver"), int) or claims["ver"] < state.version:
         raise InvalidToken("the token was revoked by a log-out-everywhere")
+    if check_authorization and (not isinstance(claims.get("azv"), int) or claims["azv"] < state.authz_version):
+        raise InvalidToken("the user's roles or permissions have changed: refresh the token")
+    return state
