@@ -128,8 +128,10 @@ def main() -> None:
         for _ in range(args.requests):
             call(app, args.path, cookie)
         profiler.disable()
-    print(f"{args.backend} GET {args.path}: {per_request:.0f} µs per request in-process "
-          f"(GET /bench/baseline: {baseline:.0f} µs), {args.requests} requests")
+    print(
+        f"{args.backend} GET {args.path}: {per_request:.0f} µs per request in-process "
+        f"(GET /bench/baseline: {baseline:.0f} µs), {args.requests} requests"
+    )
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats(args.sort).print_stats(args.top)

@@ -5,7 +5,7 @@ token_versions.authz_version: raised when an admin changes the user's roles
 or grants, so access tokens minted before are refused (see tokens/store.py).
 
 Revision ID: b7e4c1d2a9f0
-Revises: 5720301e9719
+Revises: b7e1c2d4a901
 Create Date: 2026-11-30 23:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "b7e4c1d2a9f0"
-down_revision = "5720301e9719"
+down_revision = "b7e1c2d4a901"
 branch_labels = None
 depends_on = None
 
