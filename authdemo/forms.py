@@ -2,7 +2,7 @@
 
 import secrets
 
-from flask import current_app, g, session
+from flask import Flask, current_app, g, request, session
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
@@ -44,3 +44,19 @@ def rotate_csrf() -> None:
     field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     session[field] = secrets.token_hex(32)
     g.pop(field, None)
+
+
+def check_csrf_on_unsafe_methods_only(app: Flask, csrf) -> None:
+    """CSRFProtect's check, asked only for the methods it protects.
+
+    Flask-WTF 1.3 looks up the view's exemptions before it looks at the
+    method, on every GET too; here a GET costs one set lookup. Registered
+    right after ``csrf.init_app``, so it runs where Flask-WTF's own did.
+    """
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # Flask-WTF's hook then returns at once
+    methods = app.config["WTF_CSRF_METHODS"]
+
+    @app.before_request
+    def _csrf_protect():
+        if request.method in methods and app.config["WTF_CSRF_ENABLED"]:
+            csrf.protect(apply_exemptions=True)

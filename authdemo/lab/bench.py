@@ -7,13 +7,15 @@ the baseline and the stores alike and the ratios stay fair.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 from ..harness.processes import AppProcess, LabError
 from . import deployments
 from .deployments import Deployment, Lab
-from .loadgen import LoadResult, median_result, run_load, run_logins, run_python, wrk_available
+from .loadgen import LoadResult, median_result, run_fixed_rate, run_load, run_logins, run_python, wrk_available
+from .machine import server_cpu_seconds
 
 #: --backends name → the deployment it stands for (a JWT row is one more entry).
 ROWS: dict[str, Callable[[Lab], Deployment]] = {
@@ -34,10 +36,13 @@ PATHS: dict[str, str | None] = {
     "baseline": "/bench/baseline",
     "protected_page": "/bench/protected",
     "session_write": "/bench/session-write",
+    "stateless_token": "/bench/stateless",
     "login": None,
 }
+#: Scenarios only a JWT deployment has.
+JWT_ONLY = {"stateless_token"}
 #: Which scenarios run with how many worker processes: the second run asks only whether the store is shared.
-SCENARIOS_BY_WORKERS = {1: ("protected_page", "session_write", "login"), 2: ("protected_page",)}
+SCENARIOS_BY_WORKERS = {1: ("protected_page", "stateless_token", "session_write", "login"), 2: ("protected_page",)}
 WARM_UP_S = 0.5
 
 
@@ -57,6 +62,7 @@ class BenchSettings:
     scale_lookups: int
     memory_sessions: int
     tool: str
+    fixed_rate: float = 200.0
 
     @classmethod
     def choose(cls, quick: bool, **overrides) -> BenchSettings:
@@ -85,7 +91,8 @@ class BenchSettings:
 
 def http_step_count(count: int, settings: BenchSettings) -> int:
     """Timed runs the HTTP bench will make for ``count`` deployments (for progress bars)."""
-    return sum((1 + count * len(SCENARIOS_BY_WORKERS[w])) * settings.runs for w in settings.worker_runs)
+    timed = sum((1 + count * len(SCENARIOS_BY_WORKERS[w])) * settings.runs for w in settings.worker_runs)
+    return timed + (1 + count if 1 in settings.worker_runs else 0)  # the fixed-rate runs
 
 
 def http_bench(
@@ -108,26 +115,59 @@ def _http_run(lab, chosen, settings, workers, on_step) -> list[dict]:
     try:
         credentials = [_login(d, app) for d, app in zip(chosen, apps, strict=True)]
         targets: list[tuple[str, int | None]] = [("baseline", None)]
-        targets += [(scenario, i) for scenario in SCENARIOS_BY_WORKERS[workers] for i in range(len(chosen))]
+        targets += [
+            (scenario, i)
+            for scenario in SCENARIOS_BY_WORKERS[workers]
+            for i in range(len(chosen))
+            if scenario not in JWT_ONLY or chosen[i].mode == "jwt"
+        ]
         for app, headers in zip(apps, credentials, strict=True):  # pools and caches filled before any timing
             run_python(app.url + PATHS["protected_page"], headers, 200, WARM_UP_S, 2)
         samples: dict[tuple[str, int | None], list[LoadResult]] = {target: [] for target in targets}
+        cpu: dict[tuple[str, int | None], list[float]] = {target: [] for target in targets}
         for run in range(settings.runs):
             for scenario, index in targets:
                 label = "baseline" if index is None else chosen[index].label
                 on_step(f"{workers} worker(s), run {run + 1}/{settings.runs}: {scenario} · {label}", 0)
                 app = apps[0 if index is None else index]
                 headers = {} if index is None else credentials[index]
-                samples[(scenario, index)].append(_measure(scenario, app, headers, settings))
+                before = server_cpu_seconds(app.pid)
+                result = _measure(scenario, app, headers, settings)
+                if result.requests:  # the workers' user + system time, per request
+                    cpu[(scenario, index)].append((server_cpu_seconds(app.pid) - before) / result.requests * 1000)
+                samples[(scenario, index)].append(result)
                 on_step("", 1)
+        fixed = _fixed_rate_rows(chosen, apps, credentials, settings, workers, on_step) if workers == 1 else []
     finally:
         for app in apps:
             app.stop()
     baseline = median_result(samples[("baseline", None)])
-    return [
+    rows = [
         _row(scenario, None if index is None else chosen[index], median_result(results), baseline, workers, settings)
         for (scenario, index), results in samples.items()
     ]
+    for row, key in zip(rows, samples, strict=True):
+        row["cpu_ms_per_request"] = statistics.median(cpu[key]) if cpu[key] else None
+    return rows + fixed
+
+
+def _fixed_rate_rows(chosen, apps, credentials, settings, workers, on_step) -> list[dict]:
+    """p50/p99 at ``settings.fixed_rate`` requests a second: latency at a moderate load, not at saturation."""
+    rows = []
+    targets = [(None, apps[0], {})] + list(zip(chosen, apps, credentials, strict=True))
+    results = []
+    for deployment, app, headers in targets:
+        label = deployment.label if deployment else "baseline"
+        on_step(f"{settings.fixed_rate:g} requests/s: {label}", 0)
+        path = PATHS["protected_page"] if deployment else PATHS["baseline"]
+        results.append(run_fixed_rate(app.url + path, headers, 200, settings.fixed_rate, settings.duration_s))
+        on_step("", 1)
+    baseline = median_result(results[:1])
+    for (deployment, _app, _headers), result in zip(targets, results, strict=True):
+        row = _row("fixed_rate", deployment, median_result([result]), baseline, workers, settings)
+        row["rate_per_s"] = settings.fixed_rate
+        rows.append(row)
+    return rows
 
 
 def _measure(scenario: str, app: AppProcess, headers: dict[str, str], settings: BenchSettings) -> LoadResult:
@@ -165,7 +205,7 @@ def _row(scenario, deployment, figures, baseline, workers, settings) -> dict:
         "scenario": scenario,
         "workers": workers,
         "threads": settings.threads,
-        "connections": settings.login_connections if scenario == "login" else settings.connections,
+        "connections": {"login": settings.login_connections, "fixed_rate": 4}.get(scenario, settings.connections),
         **figures,
         "error_rate": figures["errors"] / figures["requests"] if figures["requests"] else 0.0,
         "ratio_to_baseline": ratio,

@@ -169,6 +169,56 @@ def run_python(url: str, headers: dict[str, str], expected: int, duration: float
     return _run_threads(worker, connections, duration, "python")
 
 
+def run_fixed_rate(url: str, headers: dict[str, str], expected: int, rate: float, duration: float) -> LoadResult:
+    """``rate`` requests a second, evenly spaced, for ``duration`` seconds: latency at a moderate load.
+
+    Four connections share the schedule. Each latency counts from when the
+    request was due, not from when it was sent, so a server that falls
+    behind shows it (no "coordinated omission").
+    """
+    _loopback_only(url)
+    parts = urlsplit(url)
+    connections = 4
+    interval = connections / rate
+
+    def worker(deadline: float, tally: _Tally, offset: float) -> None:
+        latencies, requests, errors = [], 0, 0
+        connection = HTTPConnection(parts.netloc, timeout=10)
+        due = time.perf_counter() + offset
+        try:
+            while due < deadline:
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+                try:
+                    connection.request("GET", parts.path or "/", headers=headers)
+                    response = connection.getresponse()
+                    response.read()
+                    ok = response.status == expected
+                except (OSError, HTTPException):
+                    connection.close()
+                    ok = False
+                latencies.append(time.perf_counter() - due)
+                requests += 1
+                errors += not ok
+                due += interval
+        finally:
+            connection.close()
+            tally.add(latencies, requests, errors)
+
+    tally = _Tally()
+    start = time.perf_counter()
+    threads = [
+        threading.Thread(target=worker, args=(start + duration, tally, index * interval / connections), daemon=True)
+        for index in range(connections)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return tally.result(time.perf_counter() - start, "python-fixed-rate")
+
+
 def run_logins(base_url: str, duration: float, connections: int) -> LoadResult:
     """Logins through the form: each one GETs /login for its CSRF token, then POSTs; the POST is timed.
 

@@ -52,3 +52,31 @@ def describe() -> dict:
         **{name: _binary_version(*spec) for name, spec in VERSION_COMMANDS.items()},
         "packages": {name: metadata.version(name) for name in PACKAGES},
     }
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_fields(pid: str) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
+            text = stat.read()
+    except OSError:
+        return None
+    return text[text.rfind(")") + 2 :].split()  # after "pid (comm) ": state, ppid, …
+
+
+def server_cpu_seconds(master_pid: int | None) -> float:
+    """User + system CPU seconds spent so far by a gunicorn master and its workers (Linux /proc; 0 elsewhere)."""
+    if master_pid is None or not os.path.isdir("/proc"):
+        return 0.0
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        fields = _stat_fields(pid)
+        if fields is None:
+            continue
+        if pid == str(master_pid) or fields[1] == str(master_pid):
+            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / _TICKS

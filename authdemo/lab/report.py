@@ -78,6 +78,7 @@ def bench_table(rows: list[dict]) -> Table:
         ("p99 ms", "right"),
         ("errors", "right"),
         ("× baseline", "right"),
+        ("CPU ms/req", "right"),
     ):
         table.add_column(name, justify=justify)
     for row in rows:
@@ -91,6 +92,7 @@ def bench_table(rows: list[dict]) -> Table:
             _number(row["p99_ms"], 2),
             errors,
             _number(row["ratio_to_baseline"], 2 if (row["ratio_to_baseline"] or 1) >= 0.1 else 3),
+            _number(row.get("cpu_ms_per_request"), 3),
         )
     return table
 
@@ -208,4 +210,15 @@ def peer_store_table(rows: list[dict]) -> Table:
             _number(row["statements_per_request"], 0),
             note,
         )
+    return table
+
+
+def targets_table(entries: list[dict]) -> Table:
+    """Issue 9's targets: each met or missed in this run."""
+    table = Table(title="Targets (one worker, interleaved runs; benchmark targets, no test asserts them)")
+    for name, justify in (("what", "left"), ("measured", "right"), ("target", "right"), ("", "left")):
+        table.add_column(name, justify=justify)
+    for entry in entries:
+        verdict = {True: "[green]met[/]", False: "[bold red]missed[/]", None: "–"}[entry["met"]]
+        table.add_row(entry["what"], _number(entry["value"], 2), f"≥ {entry['target']:g}", verdict)
     return table

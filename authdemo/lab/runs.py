@@ -12,7 +12,7 @@ from rich.console import Console
 
 from ..harness.processes import sigterm_as_exit
 from ..harness.servers import MissingBinary
-from . import bench, charts, machine, peers, report, restart, results, storebench
+from . import bench, charts, machine, peers, report, restart, results, storebench, targets
 from .deployments import Lab
 
 
@@ -84,6 +84,7 @@ def bench_run(
         "bench_run": {"date": described["date"], "backends": backends, "quick": quick},
         **peer_data,
     }
+    data["targets"] = targets.evaluate(http_rows, peer_data.get("peer_ratios", []))
     path = results.update(out, data)
     drawn = charts.bench_charts(data, out)
     for table in (
@@ -98,5 +99,6 @@ def bench_run(
     if peer_data:
         console.print(report.peer_table(peer_data["peer_ratios"]))
         console.print(report.peer_store_table(peer_data["peer_store"]))
+    console.print(report.targets_table(data["targets"]))
     console.print(f"Wrote {path} and {', '.join(p.name for p in drawn)}")
     return data

@@ -7,7 +7,7 @@ code, so none of it sits on the request path.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, send_from_directory, session
+from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, session
 from flask_login import current_user, login_required
 
 from . import results
@@ -182,7 +182,11 @@ def _store_alone(data: dict) -> list[dict]:
 
 SCENARIO_WHY = {
     "baseline": "A route that touches no session and no database: what the server and the framework cost alone.",
-    "protected_page": "A logged-in GET that changes nothing: one session lookup and one user query per request.",
+    "protected_page": "A logged-in GET that changes nothing: one store round trip (the identity is in the session "
+    "or the token), no database query.",
+    "stateless_token": "JWT mode: the access token's signature and claims checked alone, as the tasks service does, "
+    "with no store at all.",
+    "fixed_rate": "The protected page at a steady, moderate rate: p99 latency when the server is not saturated.",
     "session_write": "Every request changes the session, so every request writes it back to the store.",
     "login": "Checking the password with scrypt is deliberately slow; next to it the store hardly shows.",
 }
@@ -252,6 +256,28 @@ def bench_baseline():
 def bench_protected():
     """The smallest protected page: the session is looked up and the user loaded, nothing is written."""
     return f"{current_user.username}\n", 200, {"Content-Type": "text/plain"}
+
+
+@bench_bp.route("/stateless")
+def bench_stateless():
+    """JWT mode: the tasks service's check alone (signature and claims, no store), on the access cookie."""
+    from ..tokens import get_service
+    from ..tokens.browser import cookie_names
+    from ..tokens.verify import InvalidToken, verify
+
+    keys = get_service().keys
+    settings = current_app.extensions["authdemo_settings"]
+    try:
+        claims = verify(
+            request.cookies.get(cookie_names()[0], ""),
+            algorithm=keys.algorithm,
+            keys=keys.verification_keys,
+            expected_type="access",
+            leeway=settings.jwt_leeway,
+        )
+    except InvalidToken as error:
+        return f"{error.reason}\n", 401, {"Content-Type": "text/plain"}
+    return f"{claims['username']}\n", 200, {"Content-Type": "text/plain"}
 
 
 @bench_bp.route("/session-write")

@@ -33,8 +33,8 @@ def cookie_names() -> tuple[str, str]:
     return prefix + ACCESS_COOKIE, prefix + REFRESH_COOKIE
 
 
-# Pages that must answer without checking tokens (they report on the stores).
-TOKEN_FREE_ENDPOINTS = {"main.healthz", "static"}
+# Pages that must answer without checking tokens (they report on the stores, or time the check alone).
+TOKEN_FREE_ENDPOINTS = {"main.healthz", "static", "bench.bench_stateless"}
 
 
 def identity_from_claims(claims: dict) -> Identity:
