@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/profile_request.py --backend memory --path /bench/protected
     .venv/bin/python bench/profile_request.py --backend jwt:sqlalchemy --path /reports --top 30
+    .venv/bin/python bench/profile_request.py --verify   # the token check alone, against a bare PyJWT decode
 
 Builds the app through the factory on a temporary instance folder (SQLite),
 logs in as carol through the form, then calls the WSGI app directly (no
@@ -97,6 +98,33 @@ def call(app, path: str, cookie: str) -> str:
     return status[0]
 
 
+def time_verification(count: int) -> None:
+    """µs per access-token check (authdemo's verify) against PyJWT's own decode of the same token."""
+    import secrets
+
+    import jwt
+
+    from authdemo.tokens.verify import AUDIENCE, ISSUER, verify
+
+    key, now = secrets.token_bytes(32), int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "3", "iat": now, "nbf": now, "exp": now + 300, "jti": "j" * 22}
+    claims.update(typ="access", fam="f" * 22, ver=0, azv=0, username="carol", roles=["viewer"], permissions=["x"])
+    token = jwt.encode(claims, key, algorithm="HS256", headers={"typ": "at+jwt", "kid": "k"})
+    checks = {
+        "authdemo verify (header, signature, every claim)": lambda: verify(
+            token, algorithm="HS256", keys={"k": key}, expected_type="access"
+        ),
+        "PyJWT decode (signature, exp, aud)": lambda: jwt.decode(token, key, algorithms=["HS256"], audience=AUDIENCE),
+    }
+    for label, check in checks.items():
+        for _ in range(500):
+            check()
+        start = time.perf_counter()
+        for _ in range(count):
+            check()
+        print(f"{label}: {(time.perf_counter() - start) / count * 1e6:.1f} µs")
+
+
 def main() -> None:
     """Parse the arguments, time, profile, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -106,7 +134,11 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE passed to the app")
+    parser.add_argument("--verify", action="store_true", help="time the token check alone and stop")
     args = parser.parse_args()
+    if args.verify:
+        time_verification(args.requests * 10)
+        return
     extra = dict(item.split("=", 1) for item in args.env)
     with tempfile.TemporaryDirectory() as instance:
         app = build(args.backend, instance, extra)

@@ -115,7 +115,7 @@ class StoreSessionInterface(StoreBackedCookies, SessionInterface):
             return
         name, domain, path = self.get_cookie_name(app), self.get_cookie_domain(app), self.get_cookie_path(app)
         if session.accessed:
-            response.vary.add("Cookie")
+            self.vary_on_cookie(response)
         try:
             if dict.get(session, LOGIN_USER_KEY) is None:
                 if session.cookie_sid is not None:  # a stored session that lost its user: not kept
@@ -146,7 +146,7 @@ class StoreSessionInterface(StoreBackedCookies, SessionInterface):
                 domain=domain,
                 path=path,
             )
-            response.vary.add("Cookie")
+            self.vary_on_cookie(response)
 
     def _save_anonymous(self, app: Flask, session: ServerSideSession, response: Response) -> None:
         """An anonymous session goes out signed in the cookie (or the cookie goes, when it is empty)."""
@@ -167,4 +167,4 @@ class StoreSessionInterface(StoreBackedCookies, SessionInterface):
             domain=domain,
             path=path,
         )
-        response.vary.add("Cookie")
+        self.vary_on_cookie(response)
