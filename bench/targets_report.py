@@ -42,7 +42,8 @@ def main() -> None:
             )
     fixed = [row for row in data.get("bench", []) if row["scenario"] == "fixed_rate"]
     if fixed:
-        print(f"\n| at {fixed[0].get('rate_per_s', '?'):g} requests/s | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|")
+        rate = fixed[0].get("rate_per_s", 0)
+        print(f"\n| at {rate:g} requests/s | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|")
         for row in fixed:
             print(f"| {_label(row)} | {_number(row['p50_ms'])} | {_number(row['p99_ms'])} | {row['errors']} |")
     ratios = data.get("peer_ratios", [])
