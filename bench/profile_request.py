@@ -125,6 +125,22 @@ def time_verification(count: int) -> None:
         print(f"{label}: {(time.perf_counter() - start) / count * 1e6:.1f} µs")
 
 
+def interleaved(app, path: str, cookie: str, count: int, block: int = 50) -> tuple[float, float]:
+    """µs per request for ``path`` and for the baseline, timed in alternating blocks; the fastest block of each.
+
+    On a shared machine the load comes and goes: alternating blocks see the
+    same weather, and the fastest block is the one least disturbed.
+    """
+    best = {path: float("inf"), "/bench/baseline": float("inf")}
+    for _ in range(max(1, count // block)):
+        for target, sent in ((path, cookie), ("/bench/baseline", "")):
+            start = time.perf_counter()
+            for _ in range(block):
+                call(app, target, sent)
+            best[target] = min(best[target], (time.perf_counter() - start) / block * 1e6)
+    return best[path], best["/bench/baseline"]
+
+
 def main() -> None:
     """Parse the arguments, time, profile, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -147,14 +163,7 @@ def main() -> None:
         assert status.startswith("200"), status
         for _ in range(200):  # warm: pools, caches, compiled templates
             call(app, args.path, cookie)
-        start = time.perf_counter()
-        for _ in range(args.requests):
-            call(app, args.path, cookie)
-        per_request = (time.perf_counter() - start) / args.requests * 1e6
-        baseline_start = time.perf_counter()
-        for _ in range(args.requests):
-            call(app, "/bench/baseline", "")
-        baseline = (time.perf_counter() - baseline_start) / args.requests * 1e6
+        per_request, baseline = interleaved(app, args.path, cookie, args.requests)
         profiler = cProfile.Profile()
         profiler.enable()
         for _ in range(args.requests):
@@ -162,7 +171,8 @@ def main() -> None:
         profiler.disable()
     print(
         f"{args.backend} GET {args.path}: {per_request:.0f} µs per request in-process "
-        f"(GET /bench/baseline: {baseline:.0f} µs), {args.requests} requests"
+        f"(GET /bench/baseline: {baseline:.0f} µs, ratio {baseline / per_request:.2f}; "
+        f"fastest of alternating blocks, {args.requests} requests each)"
     )
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
