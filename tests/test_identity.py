@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 import zlib
 
 import pytest
@@ -299,3 +300,19 @@ def test_a_csrf_token_read_before_login_is_refused_after_it(make_app, backend):
         ).status_code
         == 400
     )
+
+
+def test_a_remembered_cookie_still_honours_the_signature_age_and_the_bound():
+    from authdemo.sessions.verified_cookies import VerifiedCookies
+
+    cache = VerifiedCookies(size=2)
+    cache.put("old", time.time() - 100, {"a": 1})
+    assert cache.get("old", max_age=50) is None  # older than the limit: verified again (and refused) by itsdangerous
+    assert cache.get("old", max_age=500) == {"a": 1}
+    copy = cache.get("old", max_age=500)
+    copy["a"] = 2  # each hit is a fresh copy: a request's changes do not leak into the next
+    assert cache.get("old", max_age=500) == {"a": 1}
+    cache.put("b", time.time(), {})
+    cache.put("c", time.time(), {})
+    assert cache.get("old", max_age=500) is None  # bounded: the least recently used went first
+    assert cache.get("never-verified", max_age=500) is None

@@ -10,7 +10,7 @@ and re-signs the cookie.
 from __future__ import annotations
 
 from flask import Flask, Request, Response
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession
 
 from ..drivers import StoreUnavailable
 from .activity import Activity
@@ -28,6 +28,7 @@ from .codec import (
     new_sid,
 )
 from .cookies import StoreBackedCookies
+from .verified_cookies import CachedSecureCookieSessionInterface
 
 
 class SignedCookieSession(SecureCookieSession):
@@ -37,7 +38,7 @@ class SignedCookieSession(SecureCookieSession):
     cookie_sid: str | None = None
 
 
-class SignedCookieSessionInterface(StoreBackedCookies, SecureCookieSessionInterface):
+class SignedCookieSessionInterface(StoreBackedCookies, CachedSecureCookieSessionInterface):
     """Flask's signed cookie holds the whole session; a server-side record per login makes logout real.
 
     Without the record a copy of the cookie taken before logout would stay
@@ -49,6 +50,7 @@ class SignedCookieSessionInterface(StoreBackedCookies, SecureCookieSessionInterf
     SID_KEY = "_sid"
 
     def __init__(self, record_store: SessionStore, activity: Activity):
+        super().__init__()
         self.store = record_store
         self.activity = activity
         self.idle_timeout = activity.idle_timeout

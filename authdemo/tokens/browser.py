@@ -220,8 +220,10 @@ def _set_cookies(response: Response) -> Response:
 def init_app(app: Flask, service: TokenService) -> BrowserTokens:
     """Token cookies instead of a session store (the signed cookie keeps only the CSRF secret); the login backend."""
     from ..extensions import login_manager
+    from ..sessions.verified_cookies import CachedSecureCookieSessionInterface
 
     app.config["SESSION_COOKIE_NAME"] = ("__Host-" if app.config["SESSION_COOKIE_SECURE"] else "") + "authdemo_csrf"
+    app.session_interface = CachedSecureCookieSessionInterface()  # each cookie's signature checked once
     app.before_request(_authenticate)
     app.after_request(_set_cookies)
     login_manager.request_loader(_load_user_from_token)
