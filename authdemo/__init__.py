@@ -60,7 +60,7 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     login.init_app(app, settings)  # sessions or token cookies; before CSRF: an outage must answer 503 first
     reasons.init_app(app)  # after the session or token check, before CSRF: a dead session's form is told why
     csrf.init_app(app)
-    forms.check_csrf_on_unsafe_methods_only(app, csrf)
+    forms.init_csrf(app, csrf)
     login_manager.init_app(app)
     models.init_login(login_manager)
     errors.init_app(app)

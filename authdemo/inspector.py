@@ -17,7 +17,7 @@ from .wire import mask, unwrap
 
 __all__ = ["COOKIE_LIMIT", "human_time", "human_duration", "fields", "store_ttl", "mask", "init_app"]
 
-SECRET_FIELDS = {"csrf_token"}
+SECRET_FIELDS = {"csrf_token", "_csrf_signed"}
 #: Fields that are keys to something: shown masked, like cookies.
 MASKED_FIELDS = {"_sid"}
 #: What each field of a session is for.
@@ -25,14 +25,16 @@ FIELD_NOTES = {
     "_user_id": "Who you are: Flask-Login's key for the logged-in user (your user id).",
     "_fresh": "Flask-Login: true when this session began with your password (not restored from a remember-me "
     "cookie). Pages marked fresh_login_required ask for the password again when it is false.",
-    "_id": "Flask-Login's session protection: a hash of your address and browser string, taken at login. "
-    "In its default 'basic' mode a request whose hash differs marks the session not fresh.",
-    "_meta": "authdemo's own: when the session was created and last seen, from which address and browser. "
-    "It feeds the sessions page; it is written back at most once a minute.",
+    "_id": "Flask-Login's session protection, turned off here (empty): hashing the address and browser on "
+    "every request only marked a moved session not fresh, which nothing reads; the id rotates at login instead.",
     "_sid": "The id of this login's record on the server (masked): deleting the record ends this cookie, "
     "copies included.",
     "_flashes": "Messages waiting to be shown on the next page.",
-    "csrf_token": "The secret behind the forms' hidden csrf_token field (never shown).",
+    "csrf_token": "The secret behind the forms' hidden csrf_token field (never shown); a new one at login and logout.",
+    "_csrf_signed": "The form token signed from that secret, kept so pages need not sign it again (never shown).",
+    "_identity": "Who you are, as every request needs it: id, name, roles, permissions and an authorization "
+    "version. Written at login and rewritten by an admin's change, so no request queries the database.",
+    "_authz_pending": "Cookie store: your roles changed; the identity is read once from the database.",
 }
 
 

@@ -14,6 +14,7 @@ from .base import StoreUnavailable
 
 #: An outage: pymemcache's own errors, and the socket's (refused, reset, timed out: TimeoutError is an OSError).
 ERRORS = (MemcacheError, OSError)
+POOL_SIZE = 32
 
 
 def connect(servers: tuple[tuple[str, int], ...], timeout: float) -> RetryingClient:
@@ -21,17 +22,20 @@ def connect(servers: tuple[tuple[str, int], ...], timeout: float) -> RetryingCli
 
     no_delay=True matters: pymemcache leaves Nagle on, and a get followed by
     a set then waits for delayed ACKs, ~44 ms per request. After a Memcached
-    restart the pooled connections are dead: one immediate retry on a fresh
-    connection, so only a real outage becomes a 503.
+    restart every idle pooled connection is dead, and each failed attempt
+    drops the one it used: so an immediate retry per pooled connection, plus
+    one on a fresh connection, and only a real outage (refused, timed out,
+    never retried) becomes a 503. Anonymous requests no longer touch the
+    store, so the first request after a restart may meet several dead ones.
     """
     options = dict(connect_timeout=timeout, timeout=timeout, no_delay=True)
     if len(servers) == 1:
-        client = PooledClient(servers[0], max_pool_size=32, **options)
+        client = PooledClient(servers[0], max_pool_size=POOL_SIZE, **options)
     else:
         client = HashClient(list(servers), use_pooling=True, retry_attempts=1, dead_timeout=1, **options)
     return RetryingClient(
         client,
-        attempts=2,
+        attempts=POOL_SIZE + 1,
         retry_delay=0,
         retry_for=[MemcacheUnexpectedCloseError, ConnectionResetError, BrokenPipeError],
     )
