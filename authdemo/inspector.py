@@ -27,6 +27,8 @@ FIELD_NOTES = {
     "cookie). Pages marked fresh_login_required ask for the password again when it is false.",
     "_id": "Flask-Login's session protection, turned off here (empty): hashing the address and browser on "
     "every request only marked a moved session not fresh, which nothing reads; the id rotates at login instead.",
+    "_meta": "authdemo's own: when the session was created and last seen, from which address and browser. "
+    "It feeds the sessions page; it is written back at most once a minute.",
     "_sid": "The id of this login's record on the server (masked): deleting the record ends this cookie, "
     "copies included.",
     "_flashes": "Messages waiting to be shown on the next page.",
