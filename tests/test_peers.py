@@ -183,11 +183,11 @@ def test_authdemo_rows_measured_in_the_same_run(side_by_side):
     rows = _rows(side_by_side, "authdemo")
     assert {(scenario, store) for scenario, store, _ in rows} == {("baseline", "none")} | {
         ("protected_page", store) for store in STORES
-    }
+    } | {("reports", store) for store in PAIRED}  # authdemo's full /reports against Django's smallest page
     assert all(row["errors"] == 0 and row["requests_per_s"] > 0 for row in rows.values()), rows
     # One round robin per worker setting: every target measured once per run, one progress step each,
     # and one step per Flask setup for its store-alone figures.
-    one = 1 + 1 + 1 + len(STORES) + len(PAIRED) + len(FLASK_PAIRED)
+    one = 1 + 1 + 1 + len(STORES) + len(PAIRED) + len(FLASK_PAIRED) + len(PAIRED)  # + authdemo's /reports
     two = 1 + 1 + 4 + 4
     expected = one + two + len(FLASK_PAIRED)
     assert sum(side_by_side["steps"]) == peers.step_count(side_by_side["pairs"], side_by_side["settings"]) == expected
@@ -200,7 +200,10 @@ def test_ratios_are_reported_for_every_peer_row(side_by_side):
         for entry in side_by_side["data"]["peer_ratios"]
     }
     peer_rows = [row for row in rows if row["framework"] != "authdemo"]
-    assert len(entries) == len(peer_rows)
+    reports = {key: entry for key, entry in entries.items() if key[2] == "reports"}
+    assert len(entries) == len(peer_rows) + len(reports) and len(reports) == len(PAIRED)
+    for entry in reports.values():  # authdemo's full /reports ÷ Django's smallest protected page
+        assert entry["target"] == peers.REPORTS_TARGET and entry["met"] is (entry["ratio"] >= peers.REPORTS_TARGET)
     for row in peer_rows:
         label = "baseline" if row["scenario"] == "baseline" else peers._label(row)
         entry = entries[(row["framework"], row["workers"], row["scenario"], label)]

@@ -42,8 +42,10 @@ PEER_DIR = ROOT / "bench" / "peers" / "django_site"
 REQUIREMENTS = "bench/peers/requirements.txt"
 DJANGO_SERIES = "5.2"
 #: authdemo's requests/s over Django's for the same job: the issue's target.
-TARGET = 1.5
-PATHS = {"baseline": "/bench/baseline", "protected_page": "/bench/protected"}
+TARGET = 2.0  # issue 9: every like-for-like pair
+#: authdemo's full /reports page (template, header, logout form) against Django's smallest protected page.
+REPORTS_TARGET = 1.5
+PATHS = {"baseline": "/bench/baseline", "protected_page": "/bench/protected", "reports": "/reports"}
 DATABASE_FILE = "peer.sqlite3"
 CSRF_PATTERN = re.compile(r'name="csrfmiddlewaretoken"[^>]*value="([^"]+)"')
 
@@ -229,6 +231,8 @@ def _targets(pairs: Sequence[Pair]) -> list[_Target]:
             targets.append(_Target(framework, "baseline", BASELINES[framework], first.peer, ""))
     for ours in authdemos:
         targets.append(_Target("authdemo", "protected_page", ours, ours, ours.label))
+        if any(pair.framework == "django" and pair.authdemo is ours for pair in pairs):
+            targets.append(_Target("authdemo", "reports", ours, ours, ours.label))
         for pair in pairs:
             if pair.authdemo is ours:
                 targets.append(_Target(pair.framework, "protected_page", pair.peer, pair.peer, ours.label, pair))
@@ -327,7 +331,7 @@ def _round_robin(lab, pairs, settings, workers, on_step) -> list[dict]:
             process = processes[id(target.server)]
             path = PATHS[target.scenario]
             urls.append(process.url + path)
-            headers.append(credentials[id(target.server)] if target.scenario == "protected_page" else {})
+            headers.append(credentials[id(target.server)] if target.scenario != "baseline" else {})
         for url, header in zip(urls, headers, strict=True):  # connections, pools and caches filled first
             run_python(url, header, 200, bench.WARM_UP_S, 2)
         samples: dict[int, list[LoadResult]] = {index: [] for index in range(len(targets))}
@@ -395,4 +399,7 @@ def ratios(rows: Sequence[dict]) -> list[dict]:
             continue
         target = TARGET if row["framework"] == "django" and row["scenario"] == "protected_page" else None
         entries.append(_ratio_entry(row["framework"], row["workers"], row["scenario"], ours, row, target))
+        reports = authdemo.get((row["workers"], "reports", row["paired_store"]))
+        if reports is not None and row["framework"] == "django" and row["scenario"] == "protected_page":
+            entries.append(_ratio_entry("django", row["workers"], "reports", reports, row, REPORTS_TARGET))
     return entries

@@ -74,14 +74,15 @@ def evaluate(http_rows: Sequence[dict], peer_ratios: Sequence[dict] = ()) -> lis
                 )
             )
     for ratio in peer_ratios:
+        if ratio.get("framework", "django") != "django" or ratio.get("workers", 1) != 1:
+            continue
+        peer = ratio.get("peer") or ratio.get("django")
         if ratio.get("scenario") == "protected_page":
-            entries.append(
-                _entry(f"authdemo ÷ Django, {ratio['authdemo']} ↔ {ratio['django']}", ratio.get("ratio"), PEER_TARGET)
-            )
+            entries.append(_entry(f"authdemo ÷ Django, {ratio['authdemo']} ↔ {peer}", ratio.get("ratio"), PEER_TARGET))
         elif ratio.get("scenario") == "reports":
             entries.append(
                 _entry(
-                    f"authdemo /reports ÷ Django's smallest protected page, {ratio['authdemo']} ↔ {ratio['django']}",
+                    f"authdemo /reports ÷ Django's smallest protected page, {ratio['authdemo']} ↔ {peer}",
                     ratio.get("ratio"),
                     REPORTS_TARGET,
                 )
