@@ -15,7 +15,12 @@ import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 
 KEPT, LOST, NOT_APPLICABLE = "#a6e3b8", "#f7b4ae", "#e4e7ec"
 STORE_COLOURS = ["#2457c5", "#d97706", "#067647", "#b42318", "#7c3aed", "#0e7490", "#6b7280"]
-SCENARIO_COLOURS = {"protected_page": "#2457c5", "session_write": "#d97706", "login": "#b42318"}
+SCENARIO_COLOURS = {
+    "protected_page": "#2457c5",
+    "stateless_token": "#0f766e",
+    "session_write": "#d97706",
+    "login": "#b42318",
+}
 
 
 def _label(row: dict) -> str:
@@ -58,7 +63,11 @@ def http_bench(rows: list[dict], out: Path) -> Path:
     for axes, workers in zip(panels[:, 0], runs, strict=True):
         run = [row for row in rows if row["workers"] == workers]
         baseline = next((row for row in run if row["scenario"] == "baseline"), None)
-        stores = list(dict.fromkeys(_label(row) for row in run if row["scenario"] != "baseline"))
+        stores = list(
+            dict.fromkeys(
+                _label(row) for row in run if row["scenario"] != "baseline" and row["scenario"] in SCENARIO_COLOURS
+            )
+        )
         scenarios = [s for s in SCENARIO_COLOURS if any(row["scenario"] == s for row in run)]
         height = 0.8 / max(1, len(scenarios))
         baseline_served = baseline["requests_per_s"] * (1 - baseline.get("error_rate", 0.0)) if baseline else 0.0
