@@ -248,7 +248,7 @@ def test_cookie_store_refuses_a_widened_identity(make_app, browser_for):
 
 def _entries(app) -> int:
     """What the session store holds (Memcached: has ever stored), counted the store's own way."""
-    store = app.extensions["authdemo_sessions"].store
+    store = app.extensions["authdemo_login"].store
     backend = app.extensions["authdemo_settings"].session_backend
     if backend == "memory":
         return store.stats()["sessions"]
