@@ -106,6 +106,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         name = "AUTHDEMO_LOGIN_LIMIT_STORAGE"
         raise cluster_unreachable(name, redis_cluster_address(uri, name)) from None
     app.extensions["authdemo_login_limiter"] = limiter
+    app.before_request(_refuse_login_when_uncountable)
     for endpoint, failure_statuses in LOGIN_ENDPOINTS.items():
         view = app.view_functions.get(endpoint)
         if view is None:
@@ -122,6 +123,29 @@ def init_app(app: Flask, settings: Settings) -> None:
                 rate, scope, key_func=key, methods=["POST"], deduct_when=failed, error_message=MESSAGE
             )(view)
         app.view_functions[endpoint] = view
+
+
+def _refuse_login_when_uncountable() -> None:
+    """A login POST whose failed-login budget cannot be counted is a 503, not a free guess.
+
+    Anonymous requests no longer touch the session store, so its outage no
+    longer answers for the limiter's: one PING on a login POST (scrypt costs
+    far more) keeps an outage of the limiter's store from lifting the limit.
+    """
+    if request.method != "POST" or request.endpoint not in LOGIN_ENDPOINTS:
+        return
+    from flask import current_app
+
+    from .drivers import StoreUnavailable
+
+    limiter = current_app.extensions["authdemo_login_limiter"]
+    try:
+        answering = limiter.storage.check()
+    except Exception:  # noqa: BLE001 - limits' backends raise their driver's own errors
+        answering = False
+    if not answering:
+        store = current_app.extensions["authdemo_settings"].login_limit_storage.split(":", 1)[0].split("+", 1)[0]
+        raise StoreUnavailable(store or "memory", "failed logins cannot be counted", kind="login limit")
 
 
 def _record_refusal(limit) -> None:

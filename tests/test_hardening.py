@@ -148,13 +148,20 @@ def test_healthz_details_for_loopback_and_for_an_admin(make_app):
 def test_every_503_carries_retry_after(make_app, redis_server):
     """A store outage on the login form (a rate-limited endpoint), a page, the API and /healthz."""
     app = make_app("redis", AUTHDEMO_LOGIN_LIMIT_ACCOUNT="5 per minute")
-    browser = Browser(app)
-    token = browser.csrf("/login")
+    browser, anonymous = Browser(app), Browser(app)
+    browser.login("alice")
+    token = browser.csrf("/")
+    # An anonymous visitor's form needs no store (its session is in the cookie), but its failed-login
+    # budget does: a login it cannot count is refused.
+    anonymous_token = anonymous.csrf("/login")
     redis_server.stop()
     try:
         answers = {
             "login": browser.client.post("/login", data={"username": "a", "password": "b", "csrf_token": token}),
-            "page": browser.client.get("/"),
+            "anonymous login": anonymous.client.post(
+                "/login", data={"username": "a", "password": "b", "csrf_token": anonymous_token}
+            ),
+            "page": browser.client.get("/account"),
             "healthz": browser.client.get("/healthz"),
         }
     finally:
