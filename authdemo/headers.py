@@ -24,6 +24,7 @@ CONTENT_SECURITY_POLICY = {
 }
 HSTS_MAX_AGE = 365 * 24 * 3600
 # Answers a shared cache may keep: they never depend on who asks.
+LOCAL_HOST_NAMES = {"localhost", "localhost.", "[::1]"}
 CACHEABLE_ENDPOINTS = {"static", "api.jwks"}
 
 
@@ -40,6 +41,8 @@ def content_security_policy(settings: Settings) -> dict[str, str]:
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Install Talisman with authdemo's policy and the no-store rule."""
+    # Registered before Talisman's own hook, so it runs after it and sees its headers.
+    app.after_request(_finish)
     Talisman(
         app,
         # nginx redirects plain http and terminates TLS; the app itself may be reached on
@@ -58,11 +61,19 @@ def init_app(app: Flask, settings: Settings) -> None:
         session_cookie_http_only=app.config["SESSION_COOKIE_HTTPONLY"],
         session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"],
     )
-    app.after_request(_no_store)
 
 
-def _no_store(response: Response) -> Response:
-    """Pages show who is logged in (the header) and often more: no browser or proxy cache keeps a copy."""
+def _finish(response: Response) -> Response:
+    """no-store on everything user-specific; no HSTS for localhost.
+
+    Pages show who is logged in (the header) and often more: no browser or
+    proxy cache keeps a copy. A browser pins HSTS to a host name for every
+    port, so HSTS from `make serve` on https://localhost:8443 would break
+    `make run` on http://localhost:5000 for a year (browsers ignore it on IP
+    addresses by themselves).
+    """
     if request.endpoint not in CACHEABLE_ENDPOINTS and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
+    if request.host in LOCAL_HOST_NAMES or request.host.rpartition(":")[0] in LOCAL_HOST_NAMES:
+        response.headers.pop("Strict-Transport-Security", None)
     return response
