@@ -28,7 +28,7 @@ from time import perf_counter
 from flask import Flask, Response, current_app, g, has_request_context, request, request_finished
 
 ENTRIES_PER_BROWSER = 50
-MAX_BROWSERS = 1000
+MAX_BROWSERS = 500
 BROWSER_COOKIE = "authdemo_wire"
 BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 BROWSER_COOKIE_DAYS = 30
