@@ -38,6 +38,7 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
         cli,
         errors,
         events,
+        experiments,
         forms,
         inspector,
         json_input,
@@ -67,7 +68,7 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     rbac.init_app(app)
     useragent.init_app(app)
     inspector.init_app(app)
-    for blueprint in (main.bp, auth.bp, account.bp, admin.bp):
+    for blueprint in (main.bp, auth.bp, account.bp, admin.bp, experiments.bp):
         app.register_blueprint(blueprint)
     from .lab import views as lab_views  # the page only: reads results.json, imports no lab code
 
