@@ -184,7 +184,9 @@ def test_error_pages_keep_the_navigation(make_app, browser_for):
     assert "<nav>" in missing and 'href="/compare"' in missing
 
     down = make_app("redis", AUTHDEMO_REDIS_URL="redis://127.0.0.1:9/0", AUTHDEMO_STORE_TIMEOUT="0.2")
-    response = down.test_client().get("/account")
+    client = down.test_client()
+    client.set_cookie("authdemo_session", "a" * 43)  # a session id: the store must be asked, and it is down
+    response = client.get("/account")
     page = response.get_data(as_text=True)
     assert response.status_code == 503 and "redis" in page
     assert "<nav>" in page and 'href="/compare"' in page
