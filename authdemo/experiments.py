@@ -211,11 +211,20 @@ def role_change():
     from .models import User
 
     user = db.session.get(User, int(current_user.get_id())) or abort(404)
+    from .access import identity_changed
+
     stolen = _credential_cookies()
+    if _settings().auth_mode == "jwt":
+        # The access token alone: a replayed refresh token would rotate, and this browser's own copy would then
+        # count as reused (and end the login).
+        from .tokens.browser import cookie_names
+
+        stolen = {name: value for name, value in stolen.items() if name == cookie_names()[0]}
     roles, grants = list(user.roles), list(user.direct_permissions)
     before = replay("/reports", stolen)
     user.roles, user.direct_permissions = [], []
     db.session.commit()
+    identity_changed(str(user.id))  # what the admin page does after a change: sessions rewritten, tokens stale
     record_event(
         "roles_changed",
         user_id=user.id,
@@ -228,6 +237,7 @@ def role_change():
         user = db.session.get(User, user.id)
         user.roles, user.direct_permissions = roles, grants
         db.session.commit()
+        identity_changed(str(user.id))
         record_event(
             "roles_changed",
             user_id=user.id,
