@@ -63,7 +63,34 @@ def _settings():
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.secret_key, salt="authdemo-seen")
+    # Built once per app: building one derives its key, and every logged-in request reads the cookie.
+    serializer = current_app.extensions.get("authdemo_seen_serializer")
+    if serializer is None:
+        serializer = URLSafeSerializer(current_app.secret_key, salt="authdemo-seen")
+        current_app.extensions["authdemo_seen_serializer"] = serializer
+    return serializer
+
+
+def _seen(value: str) -> dict:
+    """The "seen" cookie's contents; each cookie string verified once per process (it comes back unchanged).
+
+    Verifying it on every logged-in request was ~¼ of a protected request in the
+    profile (docs/performance.md); a string never seen is verified as before.
+    """
+    from .sessions.verified_cookies import VerifiedCookies
+
+    cache = current_app.extensions.setdefault("authdemo_seen_verified", VerifiedCookies(10_000))
+    found = cache.get(value, float("inf"))
+    if found is not None:
+        return found
+    try:
+        seen = _serializer().loads(value)
+    except BadSignature:
+        return {}
+    if not isinstance(seen, dict):
+        return {}
+    cache.put(value, time.time(), seen)
+    return seen
 
 
 def seen_cookie_name() -> str:
@@ -189,10 +216,7 @@ def _after_request(response: Response) -> Response:
         handle = current_handle()
         if handle is None:
             return response
-        try:
-            seen = _serializer().loads(request.cookies.get(name, ""))
-        except BadSignature:
-            seen = {}
+        seen = _seen(request.cookies.get(name, ""))
         activity = getattr(current_app.session_interface, "activity", None)  # absent in jwt mode
         interval = activity.touch_interval if activity is not None else 60
         if seen.get("h") != handle or time.time() - float(seen.get("t", 0)) >= interval:

@@ -43,11 +43,12 @@ class SqlAlchemySessionStore(SessionStore):
         # Core statements on the engine, not the ORM session: a session load
         # must not share a transaction with the request's own queries.
         self.engine = engine
+        self._load = driver.HotRead(engine, LOAD, name)
 
     def load(self, sid: str) -> bytes | None:
         """The row's data if it has not expired."""
-        with driver.answering(self.name), self.engine.connect() as conn:
-            return conn.execute(LOAD, {"sid": sid, "now": int(time.time())}).scalar_one_or_none()
+        row = self._load.first({"sid": sid, "now": int(time.time())})  # on every logged-in request
+        return row[0] if row else None
 
     def load_many(self, sids: Iterable[str]) -> dict[str, bytes]:
         """Live rows among ``sids``."""
