@@ -59,8 +59,11 @@ class HotRead:
         """The first row, or None; StoreUnavailable when the database does not answer."""
         values = self._compiled.construct_params(params)
         args = tuple(values[name] for name in self._compiled.positiontup) if self._compiled.positional else values
-        with answering(self.store, self.kind):
-            connection = self.engine.raw_connection()  # pool errors arrive wrapped: answering() knows them
+        try:
+            with answering(self.store, self.kind):  # a pool timeout, an error SQLAlchemy wrapped
+                connection = self.engine.raw_connection()
+        except self._errors as exc:  # the DBAPI's own, from a (re)connect at check-out
+            raise StoreUnavailable(self.store, type(exc).__name__, self.kind) from exc
         try:
             cursor = connection.cursor()
             try:
