@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 __all__ = ["create_app", "ConfigError"]
 
 
-def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
-    """Build the app from AUTHDEMO_* variables; ``test_config`` overrides them (tests)."""
+def create_app(test_config: Mapping[str, str] | None = None, clock: Callable[[], float] | None = None) -> Flask:
+    """Build the app from AUTHDEMO_* variables; ``test_config`` overrides them, ``clock`` replaces the time (tests)."""
     environ = {**os.environ, **(test_config or {})}
     settings = load_settings(environ)
 
@@ -30,6 +30,8 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(_flask_config(settings))
     app.extensions["authdemo_settings"] = settings
+    if clock is not None:
+        app.extensions["authdemo_clock"] = clock
 
     from . import (
         account,

@@ -19,13 +19,12 @@ lost the session (restart, eviction); or the signature no longer verifies
 
 from __future__ import annotations
 
-import time
-
 from cachelib import SimpleCache
 from flask import Flask, Response, current_app, flash, g, request
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from .clock import get_clock
 from .sessions.base import StoreUnavailable
 from .sessions.codec import decode, encode
 
@@ -130,7 +129,7 @@ def bury(handles, reason: str) -> None:
     """Leave a tombstone for each ended session, so its device is told why; a store outage only loses the reason."""
     settings = _settings()
     ttl = settings.session_idle_timeout
-    value = {"reason": reason, "at": int(time.time())}
+    value = {"reason": reason, "at": int(get_clock(current_app)())}
     if settings.auth_mode == "jwt":
         cache = _jwt_cache(current_app)
         for handle in handles:
@@ -176,7 +175,7 @@ def explain(cookie_value: str) -> str:
     found = tombstone(handle)
     if found is not None and found.get("reason") in MESSAGES:
         return MESSAGES[found["reason"]]
-    idle = time.time() - last_seen
+    idle = get_clock(current_app)() - last_seen
     if settings.auth_mode == "jwt":
         if idle >= settings.jwt_refresh_ttl:
             return f"Your login expired: a refresh token lasts {_duration(settings.jwt_refresh_ttl)}."
@@ -219,8 +218,8 @@ def _after_request(response: Response) -> Response:
         seen = _seen(request.cookies.get(name, ""))
         activity = getattr(current_app.session_interface, "activity", None)  # absent in jwt mode
         interval = activity.touch_interval if activity is not None else 60
-        if seen.get("h") != handle or time.time() - float(seen.get("t", 0)) >= interval:
-            value = _serializer().dumps({"h": handle, "t": int(time.time())})
+        if seen.get("h") != handle or get_clock(current_app)() - float(seen.get("t", 0)) >= interval:
+            value = _serializer().dumps({"h": handle, "t": int(get_clock(current_app)())})
             response.set_cookie(name, value, httponly=True, secure=secure, samesite="Lax", path="/")
     elif g.get("forget_seen") or request.cookies.get(name) is not None:
         response.delete_cookie(name, httponly=True, secure=secure, samesite="Lax", path="/")

@@ -90,7 +90,7 @@ def make_app(request, tmp_path):
     apps = []
     environment: dict[str, str] = {}
 
-    def make(backend: str = "memory", **overrides: str):
+    def make(backend: str = "memory", clock=None, **overrides: str):
         mode, _, store = backend.rpartition(":")
         env = {
             "AUTHDEMO_INSTANCE_PATH": str(tmp_path / "instance"),
@@ -107,7 +107,7 @@ def make_app(request, tmp_path):
             environment.update(_store_environment(request, store))
         env.update(environment)
         env.update(overrides)
-        app = create_app(env)
+        app = create_app(env, clock=clock)
         app.config["TESTING"] = True
         apps.append(app)
         with app.app_context():

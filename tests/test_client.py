@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import stat
-import time
 
 from authdemo.client import main
+from tests.support import MovableClock
 
 
 def _run(capsys, base, token_file, *args, stdin=None, monkeypatch=None):
@@ -20,7 +20,8 @@ def _run(capsys, base, token_file, *args, stdin=None, monkeypatch=None):
 
 
 def test_login_me_refresh_and_logout(make_app, serve, tmp_path, capsys, monkeypatch):
-    app = make_app("jwt:sqlalchemy", AUTHDEMO_JWT_ACCESS_TTL="1", AUTHDEMO_JWT_LEEWAY="0")
+    clock = MovableClock()
+    app = make_app("jwt:sqlalchemy", clock=clock, AUTHDEMO_JWT_ACCESS_TTL="1", AUTHDEMO_JWT_LEEWAY="0")
     base = serve(app)
     token_file = tmp_path / "client" / "tokens.json"
     status, out, _ = _run(
@@ -40,7 +41,7 @@ def test_login_me_refresh_and_logout(make_app, serve, tmp_path, capsys, monkeypa
     first = json.loads(token_file.read_text())
     status, out, _ = _run(capsys, base, token_file, "me")
     assert status == 0 and json.loads(out)["username"] == "carol"
-    time.sleep(1.5)  # the access token expires: the client refreshes and saves the rotated pair
+    clock.advance(1.5)  # the access token expires: the client refreshes and saves the rotated pair
     status, out, _ = _run(capsys, base, token_file, "tasks")
     assert status == 0 and json.loads(out)["tasks"]
     assert json.loads(token_file.read_text())["refresh_token"] != first["refresh_token"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import jwt
 import pytest
@@ -13,6 +12,7 @@ from authdemo.models import User
 from authdemo.tokens import get_service
 from tests.conftest import Browser
 from tests.jwt_support import Api
+from tests.support import MovableClock
 
 TOKEN_STORES = ["memory", "redis", "memcached", "sqlalchemy"]
 
@@ -163,27 +163,39 @@ def test_role_change_reaches_the_token_at_refresh(api, jwt_app):
 
 
 def test_tokens_expire(make_app, token_store):
+    clock = MovableClock()
     app = make_app(
-        f"jwt:{token_store}", AUTHDEMO_JWT_ACCESS_TTL="1", AUTHDEMO_JWT_REFRESH_TTL="3", AUTHDEMO_JWT_LEEWAY="0"
+        f"jwt:{token_store}",
+        clock=clock,
+        AUTHDEMO_JWT_ACCESS_TTL="1",
+        AUTHDEMO_JWT_REFRESH_TTL="3",
+        AUTHDEMO_JWT_LEEWAY="0",
     )
     api = Api(app)
     pair = api.token("alice")
-    time.sleep(1.5)
+    clock.advance(1.5)
     expired = api.me(pair["access_token"])
     assert expired.status_code == 401 and "expired" in expired.get_json()["message"]
     renewed = api.refresh(pair["refresh_token"]).get_json()
     assert "access_token" in renewed, renewed
     assert api.me(renewed["access_token"]).status_code == 200
-    time.sleep(2)
+    clock.advance(2)
     assert api.refresh(renewed["refresh_token"]).status_code == 401
 
 
 def test_purge_drops_expired_revocations(make_app):
-    app = make_app("jwt:sqlalchemy", AUTHDEMO_JWT_ACCESS_TTL="1", AUTHDEMO_JWT_REFRESH_TTL="1", AUTHDEMO_JWT_LEEWAY="0")
+    clock = MovableClock()
+    app = make_app(
+        "jwt:sqlalchemy",
+        clock=clock,
+        AUTHDEMO_JWT_ACCESS_TTL="1",
+        AUTHDEMO_JWT_REFRESH_TTL="1",
+        AUTHDEMO_JWT_LEEWAY="0",
+    )
     api = Api(app)
     pair = api.token("alice")
     api.revoke(pair["refresh_token"])
-    time.sleep(1.2)
+    clock.advance(1.2)
     result = app.test_cli_runner().invoke(args=["sessions", "purge"])
     assert result.exit_code == 0, result.output
     removed = int(result.output.split("Removed ")[1].split()[0])
@@ -284,14 +296,21 @@ def test_browser_logout_everywhere(jwt_app):
 
 
 def test_browser_refreshes_silently_then_logs_out_when_the_refresh_token_expires(make_app):
-    app = make_app("jwt:sqlalchemy", AUTHDEMO_JWT_ACCESS_TTL="1", AUTHDEMO_JWT_REFRESH_TTL="3", AUTHDEMO_JWT_LEEWAY="0")
+    clock = MovableClock()
+    app = make_app(
+        "jwt:sqlalchemy",
+        clock=clock,
+        AUTHDEMO_JWT_ACCESS_TTL="1",
+        AUTHDEMO_JWT_REFRESH_TTL="3",
+        AUTHDEMO_JWT_LEEWAY="0",
+    )
     browser = Browser(app)
     browser.login("alice")
     first = browser.client.get_cookie("authdemo_access").value
-    time.sleep(1.5)
+    clock.advance(1.5)
     assert browser.is_logged_in()  # the access token had expired: the refresh token bought a new one
     assert browser.client.get_cookie("authdemo_access").value != first
-    time.sleep(3)
+    clock.advance(3)
     response = browser.client.get("/account")
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
     assert browser.client.get_cookie("authdemo_refresh") is None

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from authdemo.sessions.memory import MemorySessionStore
+from tests.support import MovableClock
 
 
 def test_bound_evicts_least_recently_used_and_counts():
@@ -41,10 +41,11 @@ def test_anonymous_sessions_go_before_logged_in_ones():
 
 def test_expired_sessions_go_before_live_ones():
     store = MemorySessionStore(max_sessions=2)
+    store.clock = clock = MovableClock()
     store.save("old", b"x", ttl=1, user_id=None)
     store.save("live", b"y", ttl=60, user_id=None)
     store.load("old")  # recently used, but expired by the time room is needed
-    time.sleep(1.05)
+    clock.advance(1.05)
     store.save("new", b"z", ttl=60, user_id=None)
     assert store.load("live") == b"y"
     assert store.stats()["evictions"] == 0

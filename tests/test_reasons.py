@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
 from tests.conftest import SECRET
+from tests.support import MovableClock, let_time_pass
 
 SESSION_STORES = ["memory", "redis", "memcached", "sqlalchemy", "cookie"]
 EVERY_MODE = SESSION_STORES + ["jwt:sqlalchemy", "jwt:redis"]
@@ -91,11 +91,12 @@ def test_a_plain_logout_gives_no_reason_and_drops_the_seen_cookie(make_app, brow
 @pytest.mark.parametrize("backend", ["memory", "redis", "cookie"])
 def test_an_idle_session_is_told_it_was_idle(make_app, browser_for, backend):
     """The store's own expiry (2 s here) ended it: the reason names the idle timeout."""
-    app = make_app(backend, AUTHDEMO_SESSION_IDLE_TIMEOUT="2")
+    clock = MovableClock()
+    app = make_app(backend, clock=clock, AUTHDEMO_SESSION_IDLE_TIMEOUT="2")
     browser = browser_for(app)
     browser.login("alice")
     assert browser.is_logged_in()
-    time.sleep(2.2)  # the real store's TTL is under test
+    let_time_pass(clock, backend, 2.2)  # Redis's own TTL is under test there; elsewhere the clock moves
     assert "Your session ended because it was idle for 2 seconds." in _next_page(browser)
 
 

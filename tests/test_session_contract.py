@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from authdemo.sessions import get_manager
+from tests.support import MovableClock, let_time_pass
 
 
 def test_login_redirects_to_next_and_serves_protected_page(browser):
@@ -102,11 +101,12 @@ def test_a_user_cannot_end_another_users_session(app, browser_for):
 
 
 def test_idle_session_expires_and_purge_cleans_up(make_app, backend, browser_for):
-    app = make_app(backend, AUTHDEMO_SESSION_IDLE_TIMEOUT="2")
+    clock = MovableClock()
+    app = make_app(backend, clock=clock, AUTHDEMO_SESSION_IDLE_TIMEOUT="2")
     browser = browser_for(app)
     browser.login("alice")
     assert browser.is_logged_in()
-    time.sleep(2.2)
+    let_time_pass(clock, backend, 2.2)
     assert not browser.is_logged_in()
     result = app.test_cli_runner().invoke(args=["sessions", "purge"])
     assert result.exit_code == 0, result.output
@@ -119,11 +119,12 @@ def test_idle_session_expires_and_purge_cleans_up(make_app, backend, browser_for
 
 
 def test_activity_keeps_an_idle_timeout_session_alive(make_app, backend, browser_for):
-    app = make_app(backend, AUTHDEMO_SESSION_IDLE_TIMEOUT="2", AUTHDEMO_SESSION_TOUCH_INTERVAL="0")
+    clock = MovableClock()
+    app = make_app(backend, clock=clock, AUTHDEMO_SESSION_IDLE_TIMEOUT="2", AUTHDEMO_SESSION_TOUCH_INTERVAL="0")
     browser = browser_for(app)
     browser.login("alice")
     for _ in range(4):  # 4 × 0.7 s of activity outlasts the 2 s idle timeout
-        time.sleep(0.7)
+        let_time_pass(clock, backend, 0.7)
         assert browser.is_logged_in()
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from flask import Flask, request, session
 
+from ..clock import get_clock
 from ..drivers import Connections, StoreUnavailable, get_connections
 from ..settings import Settings
 from .base import SessionStore
@@ -66,7 +67,9 @@ STORES: dict[str, Callable[[Settings, Connections], SessionStore]] = {
 
 def build_store(settings: Settings, app: Flask) -> SessionStore:
     """The store (or, for ``cookie``, the record store) named by the settings, on the app's connections."""
-    return STORES[settings.session_backend](settings, get_connections(app))
+    store = STORES[settings.session_backend](settings, get_connections(app))
+    store.clock = get_clock(app)
+    return store
 
 
 def init_app(app: Flask, settings: Settings) -> SessionManager:
@@ -77,7 +80,7 @@ def init_app(app: Flask, settings: Settings) -> SessionManager:
     # Wrapped once, here: every call the interface and the manager make shows on /account/wire.
     store = build_store(settings, app)
     store = instrument(app, store, "cookie records" if settings.session_backend == "cookie" else store.name)
-    activity = Activity(settings.session_idle_timeout, settings.session_touch_interval)
+    activity = Activity(settings.session_idle_timeout, settings.session_touch_interval, get_clock(app))
     if settings.session_backend == "cookie":
         from .signed_cookie import SignedCookieSessionInterface
 

@@ -9,6 +9,7 @@ backends do.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
@@ -24,6 +25,8 @@ class SessionStore(ABC):
     name: str = ""
     #: True when the server expires entries itself, so ``clear_expired`` has nothing to do.
     native_expiry: bool = True
+    #: What the store reads the time from, where it keeps expiries itself (the app's clock: see authdemo.clock).
+    clock = staticmethod(time.time)
 
     @abstractmethod
     def load(self, sid: str) -> bytes | None:

@@ -12,7 +12,6 @@ order in O(1).
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -43,7 +42,7 @@ class MemorySessionStore(SessionStore):
             entry = self._entries.get(sid)
             if entry is None:
                 return None
-            if entry[0] <= time.time():
+            if entry[0] <= self.clock():
                 self._remove(sid)
                 self.expired_removed += 1
                 return None
@@ -54,7 +53,7 @@ class MemorySessionStore(SessionStore):
 
     def load_many(self, sids: Iterable[str]) -> dict[str, bytes]:
         """Live sessions among ``sids``, without changing LRU order."""
-        now = time.time()
+        now = self.clock()
         with self._lock:
             return {sid: entry[1] for sid in sids if (entry := self._entries.get(sid)) is not None and entry[0] > now}
 
@@ -67,7 +66,7 @@ class MemorySessionStore(SessionStore):
                 return False
             elif len(self._entries) >= self.max_sessions:
                 self._make_room()
-            self._entries[sid] = (time.time() + ttl, data, user_id)
+            self._entries[sid] = (self.clock() + ttl, data, user_id)
             if user_id is None:
                 self._anonymous[sid] = None
             else:
@@ -111,7 +110,7 @@ class MemorySessionStore(SessionStore):
         The full sweep is O(n), so it runs at most once per SWEEP_INTERVAL;
         between sweeps the LRU end is the likeliest place for expired entries.
         """
-        now = time.time()
+        now = self.clock()
         if now - self._last_sweep >= self.SWEEP_INTERVAL:
             self._last_sweep = now
             removed = self._drop_expired()
@@ -129,7 +128,7 @@ class MemorySessionStore(SessionStore):
                 self.logged_in_evictions += 1
 
     def _drop_expired(self) -> int:
-        now = time.time()
+        now = self.clock()
         expired = [sid for sid, entry in self._entries.items() if entry[0] <= now]
         for sid in expired:
             self._remove(sid)

@@ -8,7 +8,6 @@ them meanwhile).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 from sqlalchemy import bindparam, delete, func, select, update
@@ -47,7 +46,7 @@ class SqlAlchemySessionStore(SessionStore):
 
     def load(self, sid: str) -> bytes | None:
         """The row's data if it has not expired."""
-        row = self._load.first({"sid": sid, "now": int(time.time())})  # on every logged-in request
+        row = self._load.first({"sid": sid, "now": int(self.clock())})  # on every logged-in request
         return row[0] if row else None
 
     def load_many(self, sids: Iterable[str]) -> dict[str, bytes]:
@@ -55,13 +54,13 @@ class SqlAlchemySessionStore(SessionStore):
         sids = list(sids)
         if not sids:
             return {}
-        query = select(table.c.sid, table.c.data).where(table.c.sid.in_(sids), table.c.expires_at > int(time.time()))
+        query = select(table.c.sid, table.c.data).where(table.c.sid.in_(sids), table.c.expires_at > int(self.clock()))
         with driver.answering(self.name), self.engine.connect() as conn:
             return {sid: data for sid, data in conn.execute(query)}
 
     def save(self, sid: str, data: bytes, ttl: int, user_id: str | None, *, must_exist: bool = False) -> bool:
         """UPDATE the row, or INSERT it when there is none (retrying once on a racing insert)."""
-        values = {"key": sid, "data": data, "expires_at": int(time.time()) + ttl, "user_id": user_id}
+        values = {"key": sid, "data": data, "expires_at": int(self.clock()) + ttl, "user_id": user_id}
         with driver.answering(self.name):
             for _ in range(2):
                 with self.engine.begin() as conn:
@@ -84,7 +83,7 @@ class SqlAlchemySessionStore(SessionStore):
 
     def user_sids(self, user_id: str) -> set[str]:
         """One indexed query on ``user_id``."""
-        query = select(table.c.sid).where(table.c.user_id == user_id, table.c.expires_at > int(time.time()))
+        query = select(table.c.sid).where(table.c.user_id == user_id, table.c.expires_at > int(self.clock()))
         with driver.answering(self.name), self.engine.connect() as conn:
             return set(conn.execute(query).scalars())
 
@@ -96,11 +95,11 @@ class SqlAlchemySessionStore(SessionStore):
     def clear_expired(self) -> int:
         """DELETE every expired row."""
         with driver.answering(self.name), self.engine.begin() as conn:
-            return conn.execute(delete(table).where(table.c.expires_at <= int(time.time()))).rowcount
+            return conn.execute(delete(table).where(table.c.expires_at <= int(self.clock()))).rowcount
 
     def stats(self) -> dict:
         """Rows stored, live and expired-but-not-purged."""
-        now = int(time.time())
+        now = int(self.clock())
         with driver.answering(self.name), self.engine.connect() as conn:
             total = conn.execute(select(func.count()).select_from(table)).scalar_one()
             live = conn.execute(select(func.count()).where(table.c.expires_at > now)).scalar_one()

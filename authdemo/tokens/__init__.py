@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from flask import Flask, current_app
 
+from ..clock import get_clock
 from ..drivers import Connections, get_connections
 from ..settings import Settings
 from ..tasks import TaskList
@@ -62,7 +63,9 @@ def open_token_store(settings: Settings, connections: Connections) -> TokenStore
 
 def build_token_store(settings: Settings, app: Flask) -> TokenStore:
     """The token store named by AUTHDEMO_TOKEN_STORE, on the app's connections."""
-    return open_token_store(settings, get_connections(app))
+    store = open_token_store(settings, get_connections(app))
+    store.clock = get_clock(app)
+    return store
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -77,6 +80,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         settings.jwt_access_ttl,
         settings.jwt_refresh_ttl,
         settings.jwt_leeway,
+        get_clock(app),
     )
     service.on_event = _on_token_event
     app.extensions["authdemo_tokens"] = service

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import replace
 
 from .store import Family, TokenState, TokenStore
@@ -32,7 +31,7 @@ class MemoryTokenStore(TokenStore):
         with self._lock:
             denied_until = self._denied.get(jti)
             return TokenState(
-                denied_until is not None and denied_until > time.time(),
+                denied_until is not None and denied_until > self.clock(),
                 self._versions.get(user_id, 0),
                 self._authz.get(user_id, 0),
             )
@@ -58,7 +57,7 @@ class MemoryTokenStore(TokenStore):
         """A copy, if not expired."""
         with self._lock:
             family = self._families.get(family_id)
-            return replace(family) if family and family.expires_at > time.time() else None
+            return replace(family) if family and family.expires_at > self.clock() else None
 
     def rotate(self, family_id: str, old_refresh_jti: str, new: Family) -> bool:
         """Compare-and-swap under the lock."""
@@ -80,13 +79,13 @@ class MemoryTokenStore(TokenStore):
 
     def user_families(self, user_id: str) -> list[Family]:
         """A scan: fine for a demo-sized process."""
-        now = time.time()
+        now = self.clock()
         with self._lock:
             return [replace(f) for f in self._families.values() if f.user_id == user_id and f.expires_at > now]
 
     def clear_expired(self) -> int:
         """Drop expired deny-list entries and families."""
-        now = time.time()
+        now = self.clock()
         with self._lock:
             denied = [jti for jti, until in self._denied.items() if until <= now]
             families = [fid for fid, f in self._families.items() if f.expires_at <= now]

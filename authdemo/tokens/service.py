@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
@@ -48,7 +49,16 @@ class Subject:
 class TokenService:
     """Mints and checks tokens with one KeySet, and keeps revocation state in one TokenStore."""
 
-    def __init__(self, keys: KeySet, store: TokenStore, access_ttl: int, refresh_ttl: int, leeway: int = 10):
+    def __init__(
+        self,
+        keys: KeySet,
+        store: TokenStore,
+        access_ttl: int,
+        refresh_ttl: int,
+        leeway: int = 10,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.clock = clock
         self.keys = keys
         self.store = store
         self.access_ttl = access_ttl
@@ -71,7 +81,7 @@ class TokenService:
     def _mint(
         self, subject: Subject, family_id: str, version: int, authz_version: int, refresh_expires_at: int | None
     ) -> TokenPair:
-        now = int(time.time())
+        now = int(self.clock())
         base = {"iss": ISSUER, "aud": AUDIENCE, "sub": subject.user_id, "iat": now, "nbf": now, "ver": version}
         access = {
             **base,
@@ -128,6 +138,7 @@ class TokenService:
                     keys=self.keys.verification_keys,
                     expected_type=expected_type,
                     leeway=self.leeway,
+                    now=self.clock(),
                 )
             except InvalidToken as error:
                 item["result"] = f"refused: {error.reason}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -50,7 +49,7 @@ class SqlAlchemyTokenStore(TokenStore):
 
     def lookup(self, jti: str, user_id: str) -> TokenState:
         """One statement: three primary-key lookups (on the DBAPI cursor: it runs on every request)."""
-        denied, version, authz = self._lookup.first({"jti": jti, "now": int(time.time()), "user_id": user_id})
+        denied, version, authz = self._lookup.first({"jti": jti, "now": int(self.clock()), "user_id": user_id})
         return TokenState(bool(denied), version or 0, authz or 0)
 
     def bump_version(self, user_id: str) -> int:
@@ -93,7 +92,7 @@ class SqlAlchemyTokenStore(TokenStore):
         with self._connection() as conn:
             row = conn.execute(
                 select(token_families).where(
-                    token_families.c.family_id == family_id, token_families.c.expires_at > int(time.time())
+                    token_families.c.family_id == family_id, token_families.c.expires_at > int(self.clock())
                 )
             ).first()
         return Family(**row._mapping) if row else None
@@ -126,14 +125,14 @@ class SqlAlchemyTokenStore(TokenStore):
         with self._connection() as conn:
             rows = conn.execute(
                 select(token_families).where(
-                    token_families.c.user_id == user_id, token_families.c.expires_at > int(time.time())
+                    token_families.c.user_id == user_id, token_families.c.expires_at > int(self.clock())
                 )
             ).all()
         return [Family(**row._mapping) for row in rows]
 
     def clear_expired(self) -> int:
         """DELETE expired deny-list rows and families."""
-        now = int(time.time())
+        now = int(self.clock())
         with self._connection(write=True) as conn:
             denied = conn.execute(delete(token_denylist).where(token_denylist.c.expires_at <= now)).rowcount
             families = conn.execute(delete(token_families).where(token_families.c.expires_at <= now)).rowcount

@@ -80,7 +80,13 @@ def _number(claims: dict, name: str) -> float:
 
 
 def verify(
-    token: str, *, algorithm: str, keys: dict[str, object], expected_type: str, leeway: int = LEEWAY_SECONDS
+    token: str,
+    *,
+    algorithm: str,
+    keys: dict[str, object],
+    expected_type: str,
+    leeway: int = LEEWAY_SECONDS,
+    now: float | None = None,
 ) -> dict:
     """The token's claims if it is valid for ``expected_type``; InvalidToken otherwise.
 
@@ -115,7 +121,7 @@ def verify(
     missing = [name for name in REQUIRED_CLAIMS if name not in claims]
     if missing:
         raise InvalidToken(f"the token is invalid (MissingRequiredClaimError: {missing[0]})")
-    now, leeway = time.time(), min(leeway, 30)
+    now, leeway = (time.time() if now is None else now), min(leeway, 30)  # ``now``: a test's clock
     if _number(claims, "exp") <= now - leeway:
         raise InvalidToken("the token has expired")
     if _number(claims, "nbf") > now + leeway or _number(claims, "iat") > now + leeway:
