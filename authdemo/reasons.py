@@ -19,6 +19,8 @@ lost the session (restart, eviction); or the signature no longer verifies
 
 from __future__ import annotations
 
+import time
+
 from cachelib import SimpleCache
 from flask import Flask, Response, current_app, flash, g, request
 from flask_login import current_user
