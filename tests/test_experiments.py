@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import CSRF_PATTERN, PASSWORDS
+from tests.test_browser import chromium  # noqa: F401, F811 - the module-scoped headless Chromium fixture
 
 EVERY_STORE = ["memory", "redis", "memcached", "sqlalchemy", "sqlalchemy-postgres", "cookie"]
 TOKEN_STORES = ["jwt:sqlalchemy", "jwt:redis"]
@@ -180,3 +181,32 @@ def test_the_page_names_commands_for_this_machine_and_the_measured_matrix(make_a
     page = browser.client.get("/experiments").get_data(as_text=True)
     assert "GET /account answered 302 → /login" in page and "redis row" not in page
     assert "The memory store lives in one process" in page
+
+
+@pytest.mark.browser
+@pytest.mark.filterwarnings("ignore:The 'authdemo_session' cookie is too large")
+def test_in_real_chromium_the_oversized_cookie_is_dropped_and_the_stolen_copy_refused(make_app, serve, chromium):  # noqa: F811
+    """Headless Chromium: it drops the 5 KB cookie (the old one comes back), and the steal button shows the 302."""
+    from tests.test_browser import TIMEOUT_MS
+
+    base = serve(make_app("cookie"))
+    context = chromium.new_context(base_url=base)
+    try:
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        page.goto("/login")
+        page.fill("#username", "alice")
+        page.fill("#password", PASSWORDS["alice"])
+        page.click("form[action='/login'] button[type=submit]")
+        page.goto("/experiments")
+        page.click("form[action='/experiments/grow-cookie'] button")
+        assert "Your browser dropped it" in page.inner_text("#verdict")
+        page.goto("/account")
+        assert page.url.endswith("/account"), "still logged in with the old cookie"
+        page.goto("/experiments")
+        page.click("form[action='/experiments/steal-cookie'] button")
+        assert "Refused." in page.inner_text("#verdict")
+        page.goto("/account")
+        assert "/login" in page.url
+    finally:
+        context.close()
