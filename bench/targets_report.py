@@ -46,14 +46,16 @@ def main() -> None:
         print(f"\n| at {rate:g} requests/s | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|")
         for row in fixed:
             print(f"| {_label(row)} | {_number(row['p50_ms'])} | {_number(row['p99_ms'])} | {row['errors']} |")
-    ratios = data.get("peer_ratios", [])
+    ratios = [r for r in data.get("peer_ratios", []) if r.get("framework", "django") == "django"]
     if ratios:
-        print("\n| authdemo ↔ Django 5.2 | authdemo req/s | Django req/s | ratio |\n|---|---:|---:|---:|")
+        print("\n| authdemo ↔ Django 5.2 (served req/s) | workers | authdemo | Django | ratio |")
+        print("|---|---:|---:|---:|---:|")
         for entry in ratios:
+            peer = entry.get("peer") or entry.get("django")
+            theirs = entry.get("peer_requests_per_s", entry.get("django_requests_per_s"))
             print(
-                f"| {entry['scenario']}: {entry['authdemo']} ↔ {entry['django']} | "
-                f"{entry['authdemo_requests_per_s']:.0f} | {entry['django_requests_per_s']:.0f} | "
-                f"{_number(entry['ratio'])} |"
+                f"| {entry['scenario']}: {entry['authdemo']} ↔ {peer} | {entry.get('workers', 1)} | "
+                f"{entry['authdemo_requests_per_s']:.0f} | {theirs:.0f} | {_number(entry['ratio'])} |"
             )
 
 
