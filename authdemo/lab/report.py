@@ -66,6 +66,19 @@ def _number(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:,.{digits}f}".replace(",", " ")
 
 
+#: A store only adds work to the baseline route: a row this many times faster than it was measured in noise.
+NOISY_RATIO = 3
+
+
+def _ratio(row: dict) -> str:
+    """× baseline; flagged where it is implausible (the run was noisy: measure again on a quieter machine)."""
+    ratio = row["ratio_to_baseline"]
+    shown = _number(ratio, 2 if (ratio or 1) >= 0.1 else 3)
+    if ratio is not None and row["store"] != "none" and ratio > NOISY_RATIO:
+        return f"[yellow]{shown} (noisy)[/]"
+    return shown
+
+
 def bench_table(rows: list[dict]) -> Table:
     """HTTP figures with the ratio to the baseline of the same run."""
     table = Table(title="HTTP under gunicorn (median of runs)")
@@ -91,7 +104,7 @@ def bench_table(rows: list[dict]) -> Table:
             _number(row["p50_ms"], 2),
             _number(row["p99_ms"], 2),
             errors,
-            _number(row["ratio_to_baseline"], 2 if (row["ratio_to_baseline"] or 1) >= 0.1 else 3),
+            _ratio(row),
             _number(row.get("cpu_ms_per_request"), 3),
         )
     return table
