@@ -34,6 +34,9 @@ def identity_changed(user_id: str) -> int:
 
 def account_ended(user_id: str) -> int:
     """The account was disabled or deleted (committed): every session and token of it ends; how many sessions."""
+    from . import reasons
+
+    reasons.bury(reasons.live_handles(user_id), reasons.ACCOUNT_DISABLED)  # its devices are told why
     # JWT mode's end_all is the token service's logout_everywhere below: not twice.
     ended = get_login_backend().end_all(user_id) if _session_mode() else 0
     return ended + get_service().logout_everywhere(user_id)

@@ -46,7 +46,7 @@ MESSAGES = {
     REFRESH_REUSE: "Your login was ended because its refresh token was used twice: a copy of it may have been "
     "taken, so every token of that login was revoked.",
     ROLES_CHANGED: "Your session was ended because your roles changed.",
-    ACCOUNT_DISABLED: "Your session was ended because your account was disabled.",
+    ACCOUNT_DISABLED: "Your session was ended because your account was disabled or deleted.",
 }
 SKIPPED_ENDPOINTS = {"static", "main.healthz"}
 

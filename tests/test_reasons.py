@@ -192,3 +192,19 @@ def test_error_pages_keep_the_navigation(make_app, browser_for):
     assert response.status_code == 503 and "redis" in page
     assert "<nav>" in page and 'href="/compare"' in page
     assert 'class="flash' not in page and "Log in</a>" not in page
+
+
+@pytest.mark.parametrize("backend", ["redis", "jwt:redis"])
+def test_a_disabled_account_is_told_so(make_app, browser_for, backend):
+    """An admin disables carol: carol's open browser hears why on its next page."""
+    from authdemo.extensions import db
+    from authdemo.models import User
+
+    app = make_app(backend)
+    admin, carol = browser_for(app), browser_for(app)
+    admin.login("alice")
+    carol.login("carol")
+    with app.app_context():
+        carol_id = db.session.scalar(db.select(User.id).filter_by(username="carol"))
+    assert admin.post(f"/admin/users/{carol_id}/disable", form_page="/admin").status_code == 302
+    assert "Your session was ended because your account was disabled or deleted." in _next_page(carol)
