@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import itertools
-import re
 
 import pytest
 
 from authdemo import create_app
-from authdemo.drivers import get_connections
 from authdemo.extensions import db
 from authdemo.models import User
 from authdemo.rbac import insert_roles
 from tests.servers import MemcachedServer, PostgresServer, RedisServer, require
+from tests.support import BACKENDS, PASSWORDS, ROLES, SECRET, Browser, shutdown
 
-SECRET = "test-secret-key-that-is-long-enough-for-hmac"
-PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "carol": "carol-password"}
-ROLES = {"alice": "admin", "bob": "editor", "carol": "viewer"}
-
-# Every store the contract suite runs against; sqlalchemy twice, on SQLite and on PostgreSQL.
-BACKENDS = ["memory", "redis", "memcached", "sqlalchemy", "sqlalchemy-postgres", "cookie"]
 _database_names = itertools.count()
 
 
@@ -68,15 +61,6 @@ def _flush(url_or_servers: str, kind: str) -> None:
         client = Client((host, int(port)))
         client.flush_all()
         client.close()
-
-
-def shutdown(app) -> None:
-    """Release every connection an app holds (tests must leave nothing open)."""
-    app.extensions["authdemo_login"].store.close()
-    app.extensions["authdemo_tokens"].store.close()
-    get_connections(app).close()
-    with app.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture
@@ -141,58 +125,6 @@ def _store_environment(request, backend: str) -> dict[str, str]:
         server.create_database(name)
         return {"AUTHDEMO_DATABASE_URL": server.url(name)}
     return {}
-
-
-CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-class Browser:
-    """A test client that behaves like a person in a browser: fetches forms, posts them with their CSRF token."""
-
-    def __init__(self, app):
-        self.app = app
-        self.client = app.test_client()
-        self.cookie_name = app.config["SESSION_COOKIE_NAME"]
-
-    def csrf(self, path: str = "/login") -> str:
-        """The CSRF token from a page's form."""
-        page = self.client.get(path)
-        match = CSRF_PATTERN.search(page.get_data(as_text=True))
-        assert match, f"no csrf_token in {path} (status {page.status_code})"
-        return match.group(1)
-
-    def login(self, username: str = "alice", password: str | None = None, next: str | None = None):
-        """Log in through the form; returns the POST's response."""
-        path = "/login" + (f"?next={next}" if next else "")
-        token = self.csrf(path)
-        form = {"username": username, "password": password or PASSWORDS.get(username, ""), "csrf_token": token}
-        if next is not None:
-            form["next"] = next
-        return self.client.post("/login", data=form)
-
-    def post(self, path: str, data: dict | None = None, form_page: str = "/"):
-        """POST a form the way the page would, with its CSRF token."""
-        return self.client.post(path, data={"csrf_token": self.csrf(form_page), **(data or {})})
-
-    def logout(self):
-        """Press the header's log-out button."""
-        return self.post("/logout", form_page="/")
-
-    @property
-    def cookie(self) -> str | None:
-        """The session cookie's value, as the browser holds it."""
-        cookie = self.client.get_cookie(self.cookie_name)
-        return cookie.value if cookie else None
-
-    def use_cookie(self, value: str) -> None:
-        """Replace the session cookie (replaying a stolen or old copy)."""
-        self.client.set_cookie(self.cookie_name, value)
-
-    def is_logged_in(self) -> bool:
-        """Whether /account is served (True) or redirects to /login (False)."""
-        response = self.client.get("/account")
-        assert response.status_code in (200, 302), response.status_code
-        return response.status_code == 200
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import PASSWORDS
+from tests.support import PASSWORDS
 
 
 class Api:

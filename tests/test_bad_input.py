@@ -24,7 +24,7 @@ from itsdangerous.encoding import base64_decode, base64_encode
 from markupsafe import escape
 
 from authdemo.sessions import get_manager
-from tests.conftest import PASSWORDS
+from tests.support import PASSWORDS
 
 COOKIE = "authdemo_session"
 SID_ALPHABET = string.ascii_letters + string.digits + "-_"

@@ -15,8 +15,8 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import make_server
 
-from tests.conftest import PASSWORDS
 from tests.servers import require
+from tests.support import PASSWORDS
 
 pytestmark = pytest.mark.browser
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from authdemo.extensions import db
 from authdemo.models import Role, User
-from tests.conftest import Browser
+from tests.support import Browser
 
 
 def test_init_db_is_idempotent(make_app):

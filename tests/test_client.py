@@ -108,7 +108,7 @@ def test_the_token_file_remembers_the_server_and_errors_name_the_address_tried(
     make_app, serve, tmp_path, capsys, monkeypatch
 ):
     from authdemo import tasks_api
-    from tests.conftest import SECRET
+    from tests.support import SECRET
 
     app = make_app("jwt:sqlalchemy")
     base = serve(app)

@@ -20,8 +20,8 @@ from werkzeug.serving import make_server
 
 from authdemo import create_app
 from authdemo.lab import charts, results, views
-from tests.conftest import SECRET, shutdown
 from tests.servers import require
+from tests.support import SECRET, shutdown
 
 FIXTURE = Path(__file__).with_name("data") / "compare_results.json"
 WIDTHS = (1280, 390)

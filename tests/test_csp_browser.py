@@ -14,7 +14,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import PASSWORDS
+from tests.support import PASSWORDS
 from tests.test_browser import TIMEOUT_MS, chromium  # noqa: F401 - the shared browser fixture
 
 pytestmark = pytest.mark.browser

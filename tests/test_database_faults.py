@@ -13,8 +13,8 @@ import pytest
 
 from authdemo.extensions import db
 from authdemo.models import User
-from tests.conftest import Browser
 from tests.servers import PostgresServer, require
+from tests.support import Browser
 
 
 @pytest.fixture

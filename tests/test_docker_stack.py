@@ -28,8 +28,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.conftest import PASSWORDS
 from tests.servers import REQUIRE_ENV, free_port, require
+from tests.support import PASSWORDS
 from tests.test_production_stack import TlsClient
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ import pytest
 from authdemo.events import TYPES, session_hash
 from authdemo.extensions import db
 from authdemo.models import AuthEvent
-from tests.conftest import PASSWORDS, SECRET
+from tests.support import PASSWORDS, SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSION_STORES = ["memory", "redis", "memcached", "sqlalchemy", "cookie"]

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import CSRF_PATTERN, PASSWORDS
+from tests.support import CSRF_PATTERN, PASSWORDS
 from tests.test_browser import chromium  # noqa: F401, F811 - the module-scoped headless Chromium fixture
 
 EVERY_STORE = ["memory", "redis", "memcached", "sqlalchemy", "sqlalchemy-postgres", "cookie"]
@@ -102,7 +102,7 @@ def test_a_role_change_reaches_a_session_and_refuses_an_older_token(make_app, se
 def test_the_tasks_service_accepts_a_logged_out_token_it_cannot_check(make_app, serve):
     """sqlalchemy token store: the tasks service never opens the database, so it cannot see the logout."""
     from authdemo.tasks_api import create_app as create_tasks_app
-    from tests.conftest import SECRET
+    from tests.support import SECRET
 
     tasks_base = serve(create_tasks_app({"AUTHDEMO_SECRET_KEY": SECRET, "AUTHDEMO_TOKEN_STORE": "sqlalchemy"}))
     app = make_app("jwt:sqlalchemy", AUTHDEMO_TASKS_URL=tasks_base)

@@ -32,8 +32,8 @@ from authdemo.harness.stack import Stack
 from authdemo.models import Role, User
 from authdemo.rbac import insert_roles
 from authdemo.schema import upgrade_database
-from tests.conftest import SECRET, shutdown
 from tests.servers import PostgresServer, RedisServer, require
+from tests.support import SECRET, shutdown
 from tests.test_production_stack import INSTANCE, TlsClient
 
 USERS = 20

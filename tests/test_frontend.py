@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from authdemo import tasks_api
-from tests.conftest import PASSWORDS, SECRET
+from tests.support import PASSWORDS, SECRET
 from tests.test_browser import TIMEOUT_MS, chromium  # noqa: F401 - the shared browser fixture
 
 pytestmark = pytest.mark.browser

@@ -6,8 +6,8 @@ import pytest
 
 from authdemo import create_app, tasks_api
 from authdemo.settings import ConfigError, load_settings
-from tests.conftest import PASSWORDS, SECRET
 from tests.jwt_support import Api
+from tests.support import PASSWORDS, SECRET
 
 PAGE = {"X-Refresh-Token-Delivery": "cookie"}
 COOKIE = "authdemo_app_refresh"

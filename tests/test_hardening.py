@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Browser
+from tests.support import Browser
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,8 +18,8 @@ from itsdangerous import URLSafeTimedSerializer
 
 from authdemo.extensions import db
 from authdemo.models import User
-from tests.conftest import BACKENDS, Browser
 from tests.jwt_support import Api
+from tests.support import BACKENDS, Browser
 
 TOKEN_STORES = ["memory", "redis", "memcached", "sqlalchemy"]
 # The issue asks for 10,000; a few hundred show the same zero in seconds

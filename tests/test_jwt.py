@@ -10,9 +10,8 @@ import pytest
 from authdemo.extensions import db
 from authdemo.models import User
 from authdemo.tokens import get_service
-from tests.conftest import Browser
 from tests.jwt_support import Api
-from tests.support import MovableClock
+from tests.support import Browser, MovableClock
 
 TOKEN_STORES = ["memory", "redis", "memcached", "sqlalchemy"]
 

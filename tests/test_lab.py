@@ -22,8 +22,8 @@ from authdemo.harness.processes import ROOT
 from authdemo.lab import results
 from authdemo.lab.loadgen import percentile
 from authdemo.lab.visitor import cookie_changes
-from tests.conftest import SECRET, Browser, shutdown
 from tests.servers import require
+from tests.support import SECRET, Browser, shutdown
 
 STORES = ["memory", "redis", "memcached", "sqlalchemy", "cookie"]
 BENCHED = [("session", store) for store in STORES] + [("jwt", "sqlalchemy")]

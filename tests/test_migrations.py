@@ -20,7 +20,7 @@ from authdemo.extensions import db
 from authdemo.models import Role, User
 from authdemo.rbac import create_user
 from authdemo.schema import VERSION_TABLE, alembic_config, current_revision, head_revision, schema_differences
-from tests.conftest import SECRET, shutdown
+from tests.support import SECRET, shutdown
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_TABLES = {

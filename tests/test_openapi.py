@@ -22,7 +22,7 @@ import pytest
 
 from authdemo import tasks_api
 from authdemo.openapi import api_document, tasks_document
-from tests.conftest import PASSWORDS
+from tests.support import PASSWORDS
 
 ST = Path(sys.executable).with_name("st")
 EXAMPLES = os.environ.get("AUTHDEMO_SCHEMATHESIS_EXAMPLES", "20")

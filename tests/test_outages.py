@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import Browser
 from tests.servers import MemcachedServer, PostgresServer, RedisServer, require
+from tests.support import Browser
 
 
 def _assert_unavailable(browser: Browser, store_words: str) -> None:

@@ -23,8 +23,8 @@ from authdemo import create_app
 from authdemo.harness.processes import LabError
 from authdemo.lab import bench, flask_peer, peers, report, results
 from authdemo.lab.deployments import Lab
-from tests.conftest import SECRET, shutdown
 from tests.servers import REQUIRE_ENV, require
+from tests.support import SECRET, shutdown
 
 PAIRED = {"redis": "cache (redis)", "sqlalchemy": "db (sqlite)", "cookie": "signed_cookies"}
 #: (SESSION_TYPE, the one change) → the authdemo store it is compared with.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import PASSWORDS, Browser
+from tests.support import PASSWORDS, Browser
 
 LIMITS = {"AUTHDEMO_LOGIN_LIMIT_ACCOUNT": "3 per minute", "AUTHDEMO_LOGIN_LIMIT_ADDRESS": "8 per minute"}
 

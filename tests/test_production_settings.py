@@ -7,7 +7,7 @@ import os
 import pytest
 
 from authdemo.settings import ConfigError, load_settings
-from tests.conftest import CSRF_PATTERN, Browser
+from tests.support import CSRF_PATTERN, Browser
 
 
 @pytest.mark.parametrize(

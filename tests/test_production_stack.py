@@ -21,8 +21,9 @@ from authdemo import create_app
 from authdemo.extensions import db
 from authdemo.harness.stack import Stack
 from authdemo.rbac import create_user, insert_roles
-from tests.conftest import PASSWORDS, ROLES, SECRET, _store_environment, shutdown
+from tests.conftest import _store_environment
 from tests.servers import require
+from tests.support import PASSWORDS, ROLES, SECRET, shutdown
 
 SHARED_STORES = ["redis", "memcached", "sqlalchemy", "cookie"]
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

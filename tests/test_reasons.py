@@ -6,8 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import SECRET
-from tests.support import MovableClock, let_time_pass
+from tests.support import SECRET, MovableClock, let_time_pass
 
 SESSION_STORES = ["memory", "redis", "memcached", "sqlalchemy", "cookie"]
 EVERY_MODE = SESSION_STORES + ["jwt:sqlalchemy", "jwt:redis"]

@@ -18,9 +18,9 @@ from authdemo.rbac import create_user
 from authdemo.sessions import get_manager
 from authdemo.settings import ConfigError, load_settings
 from authdemo.tokens.redis_store import DENY, VERSION
-from tests.conftest import Browser
 from tests.jwt_support import Api
 from tests.servers import HOST, RedisClusterServers, require
+from tests.support import Browser
 
 PASSWORD = "cluster-password"
 # With alice, bob and carol: user ids 1 to 9, whose hash tags {u:1}…{u:9} fall on all three nodes.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Browser
 from tests.servers import MemcachedServer, RedisServer, require
+from tests.support import Browser
 
 
 def _logged_in_cookie(app) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Browser
+from tests.support import Browser
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 

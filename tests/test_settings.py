@@ -93,7 +93,7 @@ def test_secret_key_is_not_in_the_settings_repr(tmp_path):
 def test_production_cookies_are_secure(make_app):
     app = make_app("memory", AUTHDEMO_ENV="production")
     assert app.config["SESSION_COOKIE_SECURE"] is True
-    from tests.conftest import Browser
+    from tests.support import Browser
 
     response = Browser(app).login("alice")
     name = app.config["SESSION_COOKIE_NAME"]  # __Host-authdemo_session in production

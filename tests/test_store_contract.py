@@ -16,8 +16,7 @@ import pytest
 from authdemo.login import get_login_backend
 from authdemo.tokens import get_service
 from authdemo.tokens.store import Family
-from tests.conftest import BACKENDS
-from tests.support import MovableClock, let_time_pass
+from tests.support import BACKENDS, MovableClock, let_time_pass
 
 TOKEN_STORES = ["memory", "redis", "memcached", "sqlalchemy", "sqlalchemy-postgres"]
 

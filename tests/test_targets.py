@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from authdemo import create_app
 from authdemo.lab import results, targets
-from tests.conftest import SECRET
+from tests.support import SECRET
 
 ROWS = [
     {"workers": 1, "scenario": "baseline", "mode": "none", "store": "none", "variant": "", "ratio_to_baseline": 1.0},

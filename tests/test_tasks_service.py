@@ -14,8 +14,8 @@ import pytest
 
 from authdemo import tasks_api
 from authdemo.harness.servers import free_port
-from tests.conftest import SECRET
 from tests.jwt_support import Api
+from tests.support import SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 UNREACHABLE_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:9/nowhere"

@@ -11,7 +11,7 @@ from authdemo import ConfigError, create_app
 from authdemo.sessions import get_manager
 from authdemo.tokens import get_service
 from authdemo.wire import Instrumented, Journal, mask, mask_authorization, mask_cookie_header, mask_set_cookie
-from tests.conftest import PASSWORDS, SECRET, Browser
+from tests.support import PASSWORDS, SECRET, Browser
 
 TOKEN_STORES = ["memory", "redis", "memcached", "sqlalchemy"]
 #: What each session store's write of a new session is called on the wire (its own verb).
