@@ -53,15 +53,7 @@ docker-images:
 
 # Builds the images, brings the compose stack up and checks it for real, takes it down
 # (tests/test_docker_stack.py; `make test` runs it too, and skips it without an engine).
-docker-# Figures in docs/ come from the lab's results.json (between <!-- fig:… --> markers), never typed by hand.
-.PHONY: docs-figures docs-figures-check
-docs-figures: $(STAMP)
-	$(BIN)/python -m authdemo.lab.docs_figures docs/*.md
-
-docs-figures-check: $(STAMP)
-	$(BIN)/python -m authdemo.lab.docs_figures --check docs/*.md
-
-test: $(STAMP)
+docker-test: $(STAMP)
 	AUTHDEMO_REQUIRE_SERVICES=1 $(BIN)/python -m pytest -p no:cacheprovider tests/test_docker_stack.py $(PYTEST_ARGS)
 
 # The comparison lab: each starts its own stores and gunicorn processes, stops them
@@ -80,6 +72,11 @@ docs-figures: $(STAMP)
 
 docs-figures-check: $(STAMP)
 	$(BIN)/python -m authdemo.lab.docs_figures --check docs/*.md
+
+# The README's screenshots (docs/img/), from a fresh app with headless Chromium.
+.PHONY: screenshots
+screenshots: $(STAMP)
+	$(BIN)/python -m authdemo.harness.screenshots
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
