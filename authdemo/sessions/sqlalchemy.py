@@ -77,7 +77,7 @@ class SqlAlchemySessionStore(SessionStore):
             return False
 
     def delete(self, sid: str, user_id: str | None) -> None:
-        """DELETE the row."""
+        """Remove the session's row (the index is the row's own user_id column)."""
         with driver.answering(self.name), self.engine.begin() as conn:
             conn.execute(delete(table).where(table.c.sid == sid))
 

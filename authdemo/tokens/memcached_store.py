@@ -45,7 +45,7 @@ class MemcachedTokenStore(TokenStore):
             self.client.set(DENY.format(jti), b"1", expire=_expire(expires_at), noreply=False)
 
     def lookup(self, jti: str, user_id: str) -> TokenState:
-        """One get_many."""
+        """The deny entry and the versions, in one get_many."""
         keys = [DENY.format(jti), VERSION.format(user_id), AUTHZ_VERSION.format(user_id)]
         with driver.answering(self.name, "token"):
             found = self.client.get_many(keys)

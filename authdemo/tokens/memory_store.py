@@ -27,7 +27,7 @@ class MemoryTokenStore(TokenStore):
             self._denied[jti] = expires_at
 
     def lookup(self, jti: str, user_id: str) -> TokenState:
-        """Three dict lookups."""
+        """Whether the token is denied (and not yet expired), and the user's two versions."""
         with self._lock:
             denied_until = self._denied.get(jti)
             return TokenState(
@@ -49,7 +49,7 @@ class MemoryTokenStore(TokenStore):
             return self._authz[user_id]
 
     def create_family(self, family: Family) -> None:
-        """Store a copy."""
+        """Keep a copy, so the caller's object cannot change the stored family."""
         with self._lock:
             self._families[family.family_id] = replace(family)
 

@@ -88,7 +88,7 @@ class RedisTokenStore(TokenStore):
             return int(self.client.incr(VERSION.format(user_id=user_id)))
 
     def bump_authz_version(self, user_id: str) -> int:
-        """INCR."""
+        """Increment the version key (a missing key counts as 0) and return it."""
         with driver.answering(self.name, "token"):
             return int(self.client.incr(AUTHZ_VERSION.format(user_id=user_id)))
 
