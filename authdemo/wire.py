@@ -187,6 +187,12 @@ def _checked(result) -> str:
     return "denied" if denied else f"not denied, version {version}"
 
 
+def _looked_up(state) -> str:
+    if state.denied:
+        return "denied"
+    return f"not denied, token version {state.version}, authorization version {state.authz_version}"
+
+
 def _rotated(result) -> str:
     return "rotated" if result else "lost the race: treated as reuse"
 
@@ -202,10 +208,12 @@ METHODS = {
     "ping": ("ping", "", None),
     "clear_expired": ("delete", "expired entries", str),
     # token stores
+    "lookup": ("read", "deny list + token and authorization versions", _looked_up),
     "check": ("read", "deny list + token version", _checked),
     "version": ("read", "token version", lambda v: f"version {v}"),
     "deny": ("write", "deny-list entry", None),
     "bump_version": ("write", "token version +1", lambda v: f"now {v}"),
+    "bump_authz_version": ("write", "authorization version +1", lambda v: f"now {v}"),
     "create_family": ("write", "new token family", None),
     "get_family": ("read", "token family", lambda f: "none" if f is None else ("revoked" if f.revoked else "live")),
     "rotate": ("write", "family's refresh token (if unchanged)", _rotated),
