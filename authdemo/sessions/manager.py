@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from datetime import UTC, datetime
 
 from flask import Flask, current_app, request, session
 from flask_login import login_user, logout_user
 
+from ..clock import get_clock
 from ..forms import rotate_csrf
 from ..login import COOKIE_LIMIT, LoginInfo, get_login_backend
 from ..models import Identity, load_identity
@@ -104,7 +104,7 @@ class SessionManager:
         """
         sids = self.store.user_sids(user_id)
         found = self.store.load_many(sids)
-        now = time.time()
+        now = get_clock(current_app)()
         updated = 0
         for sid, raw in found.items():
             data = decode(raw)

@@ -10,12 +10,12 @@ pair; when the refresh token has expired too, the visitor is logged out.
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 
 from flask import Flask, Response, current_app, g, request
 from flask_login import logout_user
 
+from ..clock import get_clock
 from ..forms import rotate_csrf
 from ..login import COOKIE_LIMIT, LoginInfo
 from ..models import Identity
@@ -130,7 +130,7 @@ class BrowserTokens:
         token = current_access_token()
         header, payload = unverified_parts(token)
         parts = token.split(".")
-        now = time.time()
+        now = get_clock(current_app)()
         cookie_name = cookie_names()[0]
         return {
             "parts": parts,
