@@ -11,7 +11,7 @@ from authdemo.extensions import db
 from authdemo.models import User
 from authdemo.rbac import insert_roles
 from tests.servers import MemcachedServer, PostgresServer, RedisServer, require
-from tests.support import BACKENDS, PASSWORDS, ROLES, SECRET, Browser, shutdown
+from tests.support import BACKENDS, CHROMIUM_ARGS, PASSWORDS, ROLES, SECRET, Browser, shutdown
 
 _database_names = itertools.count()
 
@@ -172,3 +172,20 @@ def serve():
         server.shutdown()
         thread.join()
         server.server_close()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium for the module (each test gets its own context = fresh cookie jar)."""
+    executable = require("chromium", "chromium")  # skip, or fail with AUTHDEMO_REQUIRE_SERVICES=1
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        playwright.stop()

@@ -108,3 +108,18 @@ def let_time_pass(clock: MovableClock, store: str, seconds: float) -> None:
         wait_for_server_ttl(seconds)
     else:
         clock.advance(seconds)
+
+
+# These flags matter on a closed-network machine: no GPU, no QUIC, no background
+# fetches (component updates, sync, first-run), which would otherwise hang or warn.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 5_000  # everything is local; waiting 30 s (the default) only hides hangs

@@ -12,42 +12,12 @@ import re
 import threading
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
-from tests.servers import require
-from tests.support import PASSWORDS
+from tests.support import PASSWORDS, TIMEOUT_MS
 
 pytestmark = pytest.mark.browser
-
-# These flags matter on a closed-network machine: no GPU, no QUIC, no background
-# fetches (component updates, sync, first-run), which would otherwise hang or warn.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 5_000  # everything is local; waiting 30 s (the default) only hides hangs
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    """One headless Chromium for the module (each test gets its own context = fresh cookie jar)."""
-    executable = require("chromium", "chromium")  # skip, or fail with AUTHDEMO_REQUIRE_SERVICES=1
-    playwright = sync_playwright().start()
-    try:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-    finally:
-        playwright.stop()
 
 
 @pytest.fixture(params=["memory", "cookie"])

@@ -20,7 +20,6 @@ from werkzeug.serving import make_server
 
 from authdemo import create_app
 from authdemo.lab import charts, results, views
-from tests.servers import require
 from tests.support import SECRET, shutdown
 
 FIXTURE = Path(__file__).with_name("data") / "compare_results.json"
@@ -180,24 +179,6 @@ def test_the_empty_state_names_commands_that_work(empty_app):
 
 
 # -- in a real browser -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    from tests.test_browser import CHROMIUM_ARGS
-
-    executable = require("chromium", "chromium")
-    playwright = sync_playwright().start()
-    try:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-    finally:
-        playwright.stop()
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from tests.support import PASSWORDS
-from tests.test_browser import TIMEOUT_MS, chromium  # noqa: F401 - the shared browser fixture
+from tests.support import PASSWORDS, TIMEOUT_MS
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,6 @@ import urllib.request
 import pytest
 
 from tests.support import CSRF_PATTERN, PASSWORDS
-from tests.test_browser import chromium  # noqa: F401, F811 - the module-scoped headless Chromium fixture
 
 EVERY_STORE = ["memory", "redis", "memcached", "sqlalchemy", "sqlalchemy-postgres", "cookie"]
 TOKEN_STORES = ["jwt:sqlalchemy", "jwt:redis"]
@@ -187,7 +186,7 @@ def test_the_page_names_commands_for_this_machine_and_the_measured_matrix(make_a
 @pytest.mark.filterwarnings("ignore:The 'authdemo_session' cookie is too large")
 def test_in_real_chromium_the_oversized_cookie_is_dropped_and_the_stolen_copy_refused(make_app, serve, chromium):  # noqa: F811
     """Headless Chromium: it drops the 5 KB cookie (the old one comes back), and the steal button shows the 302."""
-    from tests.test_browser import TIMEOUT_MS
+    from tests.support import TIMEOUT_MS
 
     base = serve(make_app("cookie"))
     context = chromium.new_context(base_url=base)

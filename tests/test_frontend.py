@@ -15,8 +15,7 @@ from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from authdemo import tasks_api
-from tests.support import PASSWORDS, SECRET
-from tests.test_browser import TIMEOUT_MS, chromium  # noqa: F401 - the shared browser fixture
+from tests.support import PASSWORDS, SECRET, TIMEOUT_MS
 
 pytestmark = pytest.mark.browser
 

@@ -7,8 +7,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from tests.support import PASSWORDS
-from tests.test_browser import TIMEOUT_MS, chromium  # noqa: F401 - the module's Chromium fixture
+from tests.support import PASSWORDS, TIMEOUT_MS
 
 pytestmark = pytest.mark.browser
 
