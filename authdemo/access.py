@@ -1,6 +1,7 @@
 """What a change to an account does to its live sessions and tokens, done before the change's request returns.
 
-Called by the admin page and the ``users`` commands after their commit:
+Called by the admin page and the ``users`` commands, after their commit or
+through ``disable_account`` / ``delete_account``, which commit first:
 
 - roles or direct grants changed: every session of the user gets the new
   identity (session mode, through the per-user index), and the user's
@@ -13,8 +14,9 @@ from __future__ import annotations
 
 from flask import current_app
 
+from .extensions import db
 from .login import get_login_backend
-from .models import load_identity
+from .models import User, load_identity
 from .tokens import get_service
 
 
@@ -40,3 +42,18 @@ def account_ended(user_id: str) -> int:
     # JWT mode's end_all is the token service's logout_everywhere below: not twice.
     ended = get_login_backend().end_all(user_id) if _session_mode() else 0
     return ended + get_service().logout_everywhere(user_id)
+
+
+def disable_account(user: User) -> int:
+    """Disable ``user`` (committed), then end every session and token of it; how many ended."""
+    user.disabled = True
+    db.session.commit()
+    return account_ended(str(user.id))
+
+
+def delete_account(user: User) -> int:
+    """Delete ``user``'s row (committed), then end every session and token of it; how many ended."""
+    user_id = str(user.id)
+    db.session.delete(user)
+    db.session.commit()
+    return account_ended(user_id)

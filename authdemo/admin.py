@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from . import events
-from .access import account_ended, identity_changed
+from .access import delete_account, disable_account, identity_changed
 from .events import record
 from .extensions import db
 from .forms import ConfirmForm, UserAccessForm
@@ -111,9 +111,7 @@ def update_roles(user_id: int):
 def disable(user_id: int):
     """Disable an account: it cannot log in, and its sessions and tokens end now."""
     user = db.session.get(User, user_id) or abort(404)
-    user.disabled = True
-    db.session.commit()
-    ended = account_ended(str(user.id))
+    ended = disable_account(user)
     flash(f"{user.username} is disabled; {ended} session(s) or login(s) ended.", "info")
     return redirect(url_for("admin.index"))
 
@@ -135,8 +133,6 @@ def delete(user_id: int):
     """Delete an account: its row goes, and its sessions and tokens end now."""
     user = db.session.get(User, user_id) or abort(404)
     username = user.username
-    db.session.delete(user)
-    db.session.commit()
-    ended = account_ended(str(user_id))
+    ended = delete_account(user)
     flash(f"{username} is deleted; {ended} session(s) or login(s) ended.", "info")
     return redirect(url_for("admin.index"))

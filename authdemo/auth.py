@@ -53,16 +53,25 @@ def login():
     return render_template("auth/login.html", form=form, error=error)
 
 
+def end_this_login(detail: str = "") -> None:
+    """End this browser's login (session or token family), with its ``logout`` event."""
+    backend = get_login_backend()
+    if current_user.is_authenticated:
+        record(
+            "logout",
+            user_id=current_user.get_id(),
+            username=current_user.username,
+            session_key=backend.current_sid(),
+            detail=detail,
+        )
+    backend.end_current()
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
     """End this session: the server-side record is deleted, so a copy of the cookie is useless."""
     # CSRFProtect has already refused a POST without a valid token (400).
-    backend = get_login_backend()
-    if current_user.is_authenticated:
-        record(
-            "logout", user_id=current_user.get_id(), username=current_user.username, session_key=backend.current_sid()
-        )
-    backend.end_current()
+    end_this_login()
     flash("You are logged out.", "info")
     return redirect(url_for("main.index"))
 

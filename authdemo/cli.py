@@ -9,7 +9,7 @@ from alembic.util import CommandError
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from .access import account_ended
+from .access import delete_account, disable_account
 from .drivers import StoreUnavailable
 from .extensions import db
 from .lab import cli as lab_cli
@@ -70,26 +70,20 @@ def _user_named(name: str) -> User:
 @click.argument("name")
 def users_disable_command(name: str):
     """Disable an account: it cannot log in, and every session and token of it ends now."""
-    user = _user_named(name)
-    user.disabled = True
-    db.session.commit()
-    _end_account(user.username, str(user.id), "disabled")
+    _end_account(name, "disabled", disable_account, _user_named(name))
 
 
 @users_cli.command("delete")
 @click.argument("name")
 def users_delete_command(name: str):
     """Delete an account, and end every session and token of it now."""
-    user = _user_named(name)
-    user_id = str(user.id)
-    db.session.delete(user)
-    db.session.commit()
-    _end_account(name, user_id, "deleted")
+    _end_account(name, "deleted", delete_account, _user_named(name))
 
 
-def _end_account(name: str, user_id: str, what: str) -> None:
+def _end_account(name: str, what: str, change, user: User) -> None:
+    """Make the change (committed first), then say how many sessions ended, or why none could be."""
     try:
-        ended = account_ended(user_id)
+        ended = change(user)
     except StoreUnavailable as error:
         raise click.ClickException(f"{name} is {what}, but its sessions could not be ended: {error}") from None
     click.echo(f"User {name} {what}; {ended} session(s) or login(s) ended.")

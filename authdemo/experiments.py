@@ -16,10 +16,13 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
+from .access import identity_changed
+from .auth import end_this_login
 from .events import record
 from .extensions import db
 from .lab import results
-from .login import COOKIE_LIMIT, get_login_backend
+from .login import COOKIE_LIMIT
+from .models import User
 from .wire import mask
 
 bp = Blueprint("experiments", __name__, url_prefix="/experiments")
@@ -127,15 +130,7 @@ def steal_cookie():
     if not stolen:
         abort(400, description="This browser sent no login cookie to copy.")
     before = replay("/account", stolen)  # the control: the copy works while the login lives
-    backend = get_login_backend()
-    record(
-        "logout",
-        user_id=current_user.get_id(),
-        username=current_user.username,
-        session_key=backend.current_sid(),
-        detail="the steal-my-cookie experiment",
-    )
-    backend.end_current()
+    end_this_login(detail="the steal-my-cookie experiment")
     after = replay("/account", stolen)
     settings = _settings()
     return render_template(
@@ -160,15 +155,7 @@ def token_at_tasks():
     token = request.cookies.get(cookie_names()[0], "")
     if not token:
         abort(400, description="This browser holds no access token.")
-    backend = get_login_backend()
-    record(
-        "logout",
-        user_id=current_user.get_id(),
-        username=current_user.username,
-        session_key=backend.current_sid(),
-        detail="the token-at-the-tasks-service experiment",
-    )
-    backend.end_current()
+    end_this_login(detail="the token-at-the-tasks-service experiment")
     tasks_url = settings.tasks_url or "http://127.0.0.1:5001"
     answer = _ask_tasks(tasks_url, token)
     at_app = replay("/api/me", {}, {"Authorization": f"Bearer {token}"})
@@ -207,12 +194,7 @@ def _ask_tasks(base: str, token: str) -> dict:
 @login_required
 def role_change():
     """Take this user's roles away for a moment, ask /reports with the browser's cookie, then give them back."""
-    from .events import record as record_event
-    from .models import User
-
     user = db.session.get(User, int(current_user.get_id())) or abort(404)
-    from .access import identity_changed
-
     stolen = _credential_cookies()
     if _settings().auth_mode == "jwt":
         # The access token alone: a replayed refresh token would rotate, and this browser's own copy would then
@@ -225,7 +207,7 @@ def role_change():
     user.roles, user.direct_permissions = [], []
     db.session.commit()
     identity_changed(str(user.id))  # what the admin page does after a change: sessions rewritten, tokens stale
-    record_event(
+    record(
         "roles_changed",
         user_id=user.id,
         username=user.username,
@@ -238,7 +220,7 @@ def role_change():
         user.roles, user.direct_permissions = roles, grants
         db.session.commit()
         identity_changed(str(user.id))
-        record_event(
+        record(
             "roles_changed",
             user_id=user.id,
             username=user.username,
