@@ -113,12 +113,12 @@ class Compose:
         return TlsClient(stand_in, self.secrets_dir / "tls_cert.pem")
 
     @staticmethod
-    def wait_until(condition, what: str, timeout: float = 180) -> None:
-        """Poll ``condition`` every half second until it holds, or fail naming ``what``."""
+    def wait_until(condition, what, timeout: float = 180) -> None:
+        """Poll ``condition`` every half second until it holds, or fail naming ``what`` (text, or a callable)."""
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
-                pytest.fail(f"not within {timeout:.0f} s: {what}")
+                pytest.fail(f"not within {timeout:.0f} s: {what() if callable(what) else what}")
             time.sleep(0.5)
 
 
@@ -286,23 +286,27 @@ def test_users_and_sessions_survive_down_and_up(compose, alice):
 
 
 class Load:
-    """Logged-in clients sending GET / through nginx until stopped (bounded in count too)."""
+    """Logged-in clients sending GET / through nginx until stopped (bounded in time too).
 
-    def __init__(self, compose: Compose, cookies: dict[str, str], clients: int = 3, limit: int = 3000):
+    Bounded by time, not by a count of requests: a count ran dry while a killed
+    container took its time to become healthy again, and the test then waited
+    for requests nobody was sending.
+    """
+
+    def __init__(self, compose: Compose, cookies: dict[str, str], clients: int = 3, seconds: float = 900):
         self.statuses: Counter = Counter()
         self.stop = threading.Event()
         self.lock = threading.Lock()
+        self.deadline = time.monotonic() + seconds
         self.threads = [
-            threading.Thread(target=self._run, args=(compose, cookies, limit), daemon=True) for _ in range(clients)
+            threading.Thread(target=self._run, args=(compose, cookies), daemon=True) for _ in range(clients)
         ]
 
-    def _run(self, compose: Compose, cookies: dict[str, str], limit: int) -> None:
+    def _run(self, compose: Compose, cookies: dict[str, str]) -> None:
         client = compose.client()
         client.cookies = dict(cookies)
         try:
-            for _ in range(limit):
-                if self.stop.is_set():
-                    break
+            while not self.stop.is_set() and time.monotonic() < self.deadline:
                 try:
                     status = client.get("/")[0]
                 except (OSError, http.client.HTTPException) as error:  # nginx never went away: counts against it
@@ -310,6 +314,7 @@ class Load:
                     client.close()
                 with self.lock:
                     self.statuses[status] += 1
+                time.sleep(0.01)  # a steady load, not one that starves the health checks on two cores
         finally:
             client.close()
 
@@ -331,7 +336,12 @@ class Load:
     def run_for(self, compose: Compose, requests: int) -> None:
         """Let ``requests`` more requests through (bounded in time)."""
         target = self.count() + requests
-        compose.wait_until(lambda: self.count() >= target, f"{requests} more requests under load", timeout=120)
+        alive = lambda: sum(thread.is_alive() for thread in self.threads)  # noqa: E731
+        compose.wait_until(
+            lambda: self.count() >= target,
+            lambda: f"{requests} more requests under load (so far {dict(self.statuses)}, {alive()} clients running)",
+            timeout=120,
+        )
 
 
 @pytest.mark.parametrize("service", ["app1", "redis"])
