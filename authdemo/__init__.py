@@ -16,12 +16,34 @@ ROOT = Path(__file__).resolve().parent.parent
 __all__ = ["create_app", "ConfigError"]
 
 
+class AuthdemoFlask(Flask):
+    """Flask, asking once per function (not once per call) whether a hook or view is a coroutine.
+
+    Flask's ``ensure_sync`` runs ``inspect.iscoroutinefunction`` on each of the
+    fifteen hooks and the view of every request; the answer never changes for
+    a function, so it is kept (the documented override point for how hooks run).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._synchronous: dict[Callable, bool] = {}
+
+    def ensure_sync(self, func: Callable) -> Callable:
+        target = getattr(func, "__func__", func)  # a bound method: its function, the same object every call
+        if self._synchronous.get(target):
+            return func
+        wrapped = super().ensure_sync(func)
+        if wrapped is func:
+            self._synchronous[target] = True
+        return wrapped
+
+
 def create_app(test_config: Mapping[str, str] | None = None, clock: Callable[[], float] | None = None) -> Flask:
     """Build the app from AUTHDEMO_* variables; ``test_config`` overrides them, ``clock`` replaces the time (tests)."""
     environ = {**os.environ, **(test_config or {})}
     settings = load_settings(environ)
 
-    app = Flask(
+    app = AuthdemoFlask(
         __name__,
         instance_path=settings.instance_path,
         template_folder=str(ROOT / "templates"),

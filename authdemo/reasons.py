@@ -29,6 +29,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from .clock import get_clock
 from .sessions.base import StoreUnavailable
 from .sessions.codec import decode, encode
+from .sessions.verified_cookies import VerifiedCookies
 
 SEEN_COOKIE = "authdemo_seen"
 TOMBSTONE_PREFIX = "tomb:"  # has a colon: no cookie id (43 URL-safe characters) can name a tombstone
@@ -79,9 +80,7 @@ def _seen(value: str) -> dict:
     Verifying it on every logged-in request was ~¼ of a protected request in the
     profile (docs/performance.md); a string never seen is verified as before.
     """
-    from .sessions.verified_cookies import VerifiedCookies
-
-    cache = current_app.extensions.setdefault("authdemo_seen_verified", VerifiedCookies(10_000))
+    cache = current_app.extensions["authdemo_seen_verified"]
     found = cache.get(value, float("inf"))
     if found is not None:
         return found
@@ -236,5 +235,6 @@ def init_app(app: Flask) -> None:
         app.extensions["authdemo_tombstones"] = SimpleCache(
             threshold=JWT_TOMBSTONES_MAX, default_timeout=settings.session_idle_timeout
         )
+    app.extensions["authdemo_seen_verified"] = VerifiedCookies(10_000)
     app.before_request(_before_request)
     app.after_request(_after_request)

@@ -12,6 +12,11 @@ their own. The keys (words separated by spaces; ``-`` for "stock", no change):
     statements STORE CHANGE                SQL statements per protected request of the Flask peer
     kept                                   sessions the cachelib peer kept of those written
     table (block)                          the side-by-side table, one line per setup
+    bench-date                            when `bench` ran, and on what
+    targets (block)                       issue 9's targets: measured, wanted, met or missed
+    bench (block)                         one worker: req/s, × baseline, server CPU per request
+    fixed-rate (block)                    p50 and p99 at a steady, moderate rate
+    django (block)                        authdemo ↔ Django 5.2, like for like
 
 STORE is the row's own store (authdemo: memory, redis, memcached, sqlalchemy,
 cookie; Flask-Session: its SESSION_TYPE; Django: its engine, cache, db or
@@ -138,7 +143,92 @@ def table(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _number(value, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _bench_label(row: dict) -> str:
+    if row["scenario"] == "baseline" or row["mode"] == "none":
+        return "baseline"
+    return f"{row['mode']} · {row['store']}" + (f" ({row['variant']})" if row.get("variant") else "")
+
+
+def bench_date(data: dict) -> str:
+    """When `bench` ran, how, and on what."""
+    run, machine = data.get("bench_run"), data.get("machine", {})
+    if not run:
+        raise NotMeasured("bench_run")
+    return (
+        f"`bench{' --quick' if run.get('quick') else ''}` of {run['date'][:16].replace('T', ' ')} UTC "
+        f"on {machine.get('cores', '?')} cores ({machine.get('cpu', '?')})"
+    )
+
+
+def targets_table(data: dict) -> str:
+    """Issue 9's targets, each measured, wanted, met or missed."""
+    if not data.get("targets"):
+        raise NotMeasured("targets")
+    lines = ["| target | measured | wanted | |", "|---|---:|---:|---|"]
+    for entry in data["targets"]:
+        verdict = {True: "met", False: "**missed**", None: "–"}[entry["met"]]
+        lines.append(f"| {entry['what']} | {_number(entry['value'])} | ≥ {entry['target']:g} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def bench_table(data: dict) -> str:
+    """One worker: requests/s, the ratio to the baseline and the server CPU per request of each store."""
+    rows = [
+        row
+        for row in data.get("bench", [])
+        if row["workers"] == 1 and row["scenario"] in ("baseline", "protected_page", "stateless_token")
+    ]
+    if not rows:
+        raise NotMeasured("bench")
+    lines = ["| one worker | req/s | × baseline | server CPU ms/request |", "|---|---:|---:|---:|"]
+    for row in rows:
+        lines.append(
+            f"| {row['scenario']} · {_bench_label(row)} | {row['requests_per_s']:.0f} | "
+            f"{_number(row['ratio_to_baseline'])} | {_number(row.get('cpu_ms_per_request'), 3)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def fixed_rate_table(data: dict) -> str:
+    """p50 and p99 latency of each store at the same steady, moderate rate."""
+    rows = [row for row in data.get("bench", []) if row["scenario"] == "fixed_rate"]
+    if not rows:
+        raise NotMeasured("fixed_rate")
+    lines = [f"| at {rows[0].get('rate_per_s', 0):g} requests/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|"]
+    for row in rows:
+        lines.append(f"| {_bench_label(row)} | {_number(row['p50_ms'])} | {_number(row['p99_ms'])} | {row['errors']} |")
+    return "\n".join(lines) + "\n"
+
+
+def django_table(data: dict) -> str:
+    """authdemo against Django 5.2, like for like, in requests served per second."""
+    ratios = [r for r in data.get("peer_ratios", []) if r.get("framework", "django") == "django"]
+    if not ratios:
+        raise NotMeasured("peer_ratios")
+    lines = [
+        "| authdemo ↔ Django 5.2 (served req/s) | workers | authdemo | Django | ratio |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for entry in ratios:
+        peer = entry.get("peer") or entry.get("django")
+        theirs = entry.get("peer_requests_per_s", entry.get("django_requests_per_s"))
+        lines.append(
+            f"| {entry['scenario']}: {entry['authdemo']} ↔ {peer} | {entry.get('workers', 1)} | "
+            f"{entry['authdemo_requests_per_s']:.0f} | {theirs:.0f} | {_number(entry['ratio'])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 KEYS: dict[str, Callable[..., str]] = {
+    "bench-date": bench_date,
+    "targets": targets_table,
+    "bench": bench_table,
+    "fixed-rate": fixed_rate_table,
+    "django": django_table,
     "date": _date,
     "served": lambda data, *args: f"{_served(_row(data, *args)):.0f}",
     "refused": lambda data, *args: f"{_row(data, *args)['error_rate']:.0%}",
