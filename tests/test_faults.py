@@ -209,6 +209,9 @@ def log_in(tls_dir):
         client.close()
 
 
+INSTANCE_KILLED = ("killing app2", "one instance")
+
+
 def _run_faults(
     stack: Stack, clients: dict[str, TlsClient], store, store_words: tuple[str, ...], kill=None, times: int = 1
 ) -> list[Answer]:
@@ -230,6 +233,12 @@ def _run_faults(
         load.run("one instance", 3)
     answers = load.answers
 
+    # A response whose headers nginx had already passed on when app2 was SIGKILLed cannot be
+    # saved by anyone (gunicorn writes headers and body separately): such a request, in flight
+    # at that instant, may end cut short, at most one per client. Every other request gets 200 or 503.
+    cut = [a for a in answers if a.status is None and a.started != "one instance" and a.ended in INSTANCE_KILLED]
+    assert len(cut) <= USERS, cut
+    answers = [answer for answer in answers if all(answer is not c for c in cut)]
     statuses = collections.Counter(answer.status for answer in answers)
     odd = collections.Counter((a.started, a.ended, a.status, a.detail) for a in answers if a.status not in (200, 503))
     assert set(statuses) <= {200, 503}, (statuses, odd)  # no 500, no 502 from nginx, no connection error
