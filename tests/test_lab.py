@@ -354,3 +354,15 @@ def test_interrupted_run_stops_every_process_it_started(tmp_path, signum):
 def test_results_json_is_valid_json_for_other_tools(lab_results):
     text = (lab_results["out"] / results.RESULTS_FILE).read_text()
     assert json.loads(text) == lab_results["data"]
+
+
+def test_replayed_credentials_are_no_older_than_a_browsers():
+    """The bench logs in again before a measurement would end past FRESH_FOR_S, and only then."""
+    from authdemo.lab.bench import FRESH_FOR_S, Credentials
+
+    logins = []
+    credentials = Credentials(lambda: logins.append(1) or {"Cookie": f"login {len(logins)}"})
+    assert credentials.for_seconds(2) == {"Cookie": "login 1"}
+    assert credentials.for_seconds(2) == {"Cookie": "login 1"}  # still fresh: the same login
+    assert credentials.for_seconds(FRESH_FOR_S + 1) == {"Cookie": "login 2"}  # would end stale: a new one
+    assert len(logins) == 2

@@ -325,15 +325,22 @@ def _round_robin(lab, pairs, settings, workers, on_step) -> list[dict]:
     try:
         for key, target in servers.items():
             processes[key] = _start(lab, target.framework, target.server, workers, settings.threads)
-        credentials = {key: _login(target.framework, target.server, processes[key]) for key, target in servers.items()}
-        urls, headers = [], []
+        credentials = {
+            key: bench.Credentials(lambda t=target, key=key: _login(t.framework, t.server, processes[key]))
+            for key, target in servers.items()
+        }
+        urls, logins = [], []
         for target in targets:
             process = processes[id(target.server)]
             path = PATHS[target.scenario]
             urls.append(process.url + path)
-            headers.append(credentials[id(target.server)] if target.scenario != "baseline" else {})
-        for url, header in zip(urls, headers, strict=True):  # connections, pools and caches filled first
-            run_python(url, header, 200, bench.WARM_UP_S, 2)
+            logins.append(credentials[id(target.server)] if target.scenario != "baseline" else None)
+
+        def headers(index: int, seconds: float) -> dict[str, str]:
+            return logins[index].for_seconds(seconds) if logins[index] else {}
+
+        for index, url in enumerate(urls):  # connections, pools and caches filled first
+            run_python(url, headers(index, bench.WARM_UP_S), 200, bench.WARM_UP_S, 2)
         samples: dict[int, list[LoadResult]] = {index: [] for index in range(len(targets))}
         for run_number in range(settings.runs):
             for index, target in enumerate(targets):
@@ -342,7 +349,14 @@ def _round_robin(lab, pairs, settings, workers, on_step) -> list[dict]:
                     f"peers, {workers} worker(s), run {run_number + 1}/{settings.runs}: {target.framework} · {label}", 0
                 )
                 samples[index].append(
-                    run_load(urls[index], headers[index], 200, settings.duration_s, settings.connections, settings.tool)
+                    run_load(
+                        urls[index],
+                        headers(index, settings.duration_s),
+                        200,
+                        settings.duration_s,
+                        settings.connections,
+                        settings.tool,
+                    )
                 )
                 on_step("", 1)
     finally:
