@@ -104,10 +104,11 @@ def current_handle() -> str | None:
     from .login import get_login_backend
     from .sessions.manager import public_handle
 
-    sid = get_login_backend().current_sid()
+    app = current_app._get_current_object()
+    sid = get_login_backend(app).current_sid()
     if not sid:
         return None
-    return sid if _settings().auth_mode == "jwt" else public_handle(sid)
+    return sid if app.extensions["authdemo_settings"].auth_mode == "jwt" else public_handle(sid)
 
 
 # -- tombstones ---------------------------------------------------------------------
@@ -208,22 +209,29 @@ def _before_request() -> None:
 
 
 def _after_request(response: Response) -> Response:
-    """Keep the "seen" cookie of a logged-in browser fresh; drop it after a logout."""
-    if request.endpoint in SKIPPED_ENDPOINTS or request.path.startswith("/api/") or response.status_code >= 500:
+    """Keep the "seen" cookie of a logged-in browser fresh; drop it after a logout.
+
+    On every request, so written for it: the app and the request are looked up once.
+    """
+    req, app = request._get_current_object(), current_app._get_current_object()
+    if req.endpoint in SKIPPED_ENDPOINTS or req.path.startswith("/api/") or response.status_code >= 500:
         return response
     name = seen_cookie_name()
-    secure = bool(current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+    sent = req.cookies.get(name)
     if current_user.is_authenticated:
         handle = current_handle()
         if handle is None:
             return response
-        seen = _seen(request.cookies.get(name, ""))
-        activity = getattr(current_app.session_interface, "activity", None)  # absent in jwt mode
+        seen = _seen(sent) if sent else {}
+        activity = getattr(app.session_interface, "activity", None)  # absent in jwt mode
         interval = activity.touch_interval if activity is not None else 60
-        if seen.get("h") != handle or get_clock(current_app)() - float(seen.get("t", 0)) >= interval:
-            value = _serializer().dumps({"h": handle, "t": int(get_clock(current_app)())})
+        now = get_clock(app)()
+        if seen.get("h") != handle or now - float(seen.get("t", 0)) >= interval:
+            value = _serializer().dumps({"h": handle, "t": int(now)})
+            secure = bool(app.config["SESSION_COOKIE_SECURE"] or req.is_secure)
             response.set_cookie(name, value, httponly=True, secure=secure, samesite="Lax", path="/")
-    elif g.get("forget_seen") or request.cookies.get(name) is not None:
+    elif g.get("forget_seen") or sent is not None:
+        secure = bool(app.config["SESSION_COOKIE_SECURE"] or req.is_secure)
         response.delete_cookie(name, httponly=True, secure=secure, samesite="Lax", path="/")
     return response
 
