@@ -238,6 +238,27 @@ def test_every_figure_in_docs_peers_is_answered_by_a_bench_with_peers():
         docs_figures.figure(data, "speed of light")
 
 
+def test_every_figure_in_docs_performance_is_a_known_key_answered_by_a_bench():
+    """The bench tables of docs/performance.md come from results.json: known keys, filled from a bench's results."""
+    from authdemo.lab import docs_figures
+
+    docs = (Path(__file__).parent.parent / "docs" / "performance.md").read_text(encoding="utf-8")
+    keys = [m.group("key") for m in docs_figures.BLOCK.finditer(docs)]
+    keys += [m.group("key") for m in docs_figures.INLINE.finditer(docs)]
+    assert {"targets", "bench", "fixed-rate", "django", "bench-date"} <= set(keys)
+    data = _data()
+    memory = "protected page ÷ baseline, session · memory"
+    data["targets"] = [{"what": memory, "value": 0.9, "target": 0.8, "met": True}]
+    fixed = {"scenario": "fixed_rate", "rate_per_s": 200, "p50_ms": 1.2, "p99_ms": 2.5, "errors": 0}
+    data["bench"].append({**fixed, "mode": "session", "store": "memory", "variant": "", "workers": 1})
+    filled = {key: docs_figures.figure(data, key) for key in keys}
+    assert [key for key, text in filled.items() if text == docs_figures.MISSING] == []
+    assert f"| {memory} | 0.90 | ≥ 0.8 | met |" in filled["targets"]
+    assert "| session · memory | 1.20 | 2.50 | 0 |" in filled["fixed-rate"]
+    assert "--quick --peers` of 2026-11-30 23:10 UTC on 2 cores" in filled["bench-date"]
+    assert docs_figures.figure({}, "targets") == docs_figures.MISSING
+
+
 def test_docs_figures_fills_the_marked_places_and_check_reports_stale_files(tmp_path):
     from authdemo.lab import docs_figures
 

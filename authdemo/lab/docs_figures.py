@@ -158,8 +158,9 @@ def bench_date(data: dict) -> str:
     run, machine = data.get("bench_run"), data.get("machine", {})
     if not run:
         raise NotMeasured("bench_run")
+    peers = " --peers" if data.get("peer_run") else ""
     return (
-        f"`bench{' --quick' if run.get('quick') else ''}` of {run['date'][:16].replace('T', ' ')} UTC "
+        f"`bench{' --quick' if run.get('quick') else ''}{peers}` of {run['date'][:16].replace('T', ' ')} UTC "
         f"on {machine.get('cores', '?')} cores ({machine.get('cpu', '?')})"
     )
 
