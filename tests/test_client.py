@@ -21,7 +21,8 @@ def _run(capsys, base, token_file, *args, stdin=None, monkeypatch=None):
 
 def test_login_me_refresh_and_logout(make_app, serve, tmp_path, capsys, monkeypatch):
     clock = MovableClock()
-    app = make_app("jwt:sqlalchemy", clock=clock, AUTHDEMO_JWT_ACCESS_TTL="1", AUTHDEMO_JWT_LEEWAY="0")
+    # 10 s moved by the clock, not 1 s: with whole-second claims a 1 s token may live ~0 s on a busy machine.
+    app = make_app("jwt:sqlalchemy", clock=clock, AUTHDEMO_JWT_ACCESS_TTL="10", AUTHDEMO_JWT_LEEWAY="0")
     base = serve(app)
     token_file = tmp_path / "client" / "tokens.json"
     status, out, _ = _run(
@@ -41,7 +42,7 @@ def test_login_me_refresh_and_logout(make_app, serve, tmp_path, capsys, monkeypa
     first = json.loads(token_file.read_text())
     status, out, _ = _run(capsys, base, token_file, "me")
     assert status == 0 and json.loads(out)["username"] == "carol"
-    clock.advance(1.5)  # the access token expires: the client refreshes and saves the rotated pair
+    clock.advance(11)  # the access token expires: the client refreshes and saves the rotated pair
     status, out, _ = _run(capsys, base, token_file, "tasks")
     assert status == 0 and json.loads(out)["tasks"]
     assert json.loads(token_file.read_text())["refresh_token"] != first["refresh_token"]

@@ -162,23 +162,24 @@ def test_role_change_reaches_the_token_at_refresh(api, jwt_app):
 
 
 def test_tokens_expire(make_app, token_store):
+    """Lifetimes of tens of seconds moved by the clock: whole-second claims leave a 1 s token as little as 0 s."""
     clock = MovableClock()
     app = make_app(
         f"jwt:{token_store}",
         clock=clock,
-        AUTHDEMO_JWT_ACCESS_TTL="1",
-        AUTHDEMO_JWT_REFRESH_TTL="3",
+        AUTHDEMO_JWT_ACCESS_TTL="10",
+        AUTHDEMO_JWT_REFRESH_TTL="30",
         AUTHDEMO_JWT_LEEWAY="0",
     )
     api = Api(app)
     pair = api.token("alice")
-    clock.advance(1.5)
+    clock.advance(11)
     expired = api.me(pair["access_token"])
     assert expired.status_code == 401 and "expired" in expired.get_json()["message"]
     renewed = api.refresh(pair["refresh_token"]).get_json()
     assert "access_token" in renewed, renewed
     assert api.me(renewed["access_token"]).status_code == 200
-    clock.advance(2)
+    clock.advance(20)  # past the login's 30 s: rotation never extends it
     assert api.refresh(renewed["refresh_token"]).status_code == 401
 
 
