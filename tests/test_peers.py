@@ -205,7 +205,7 @@ def test_ratios_are_reported_for_every_peer_row(side_by_side):
     for entry in reports.values():  # authdemo's full /reports ÷ Django's smallest protected page
         assert entry["target"] == peers.REPORTS_TARGET and entry["met"] is (entry["ratio"] >= peers.REPORTS_TARGET)
     for row in peer_rows:
-        label = "baseline" if row["scenario"] == "baseline" else peers._label(row)
+        label = "baseline" if row["scenario"] == "baseline" else results.store_label(row)
         entry = entries[(row["framework"], row["workers"], row["scenario"], label)]
         assert entry["peer_requests_per_s"] == pytest.approx(row["served_per_s"])
         assert entry["ratio"] == pytest.approx(entry["authdemo_requests_per_s"] / entry["peer_requests_per_s"])

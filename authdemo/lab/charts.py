@@ -13,6 +13,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 
+from .results import store_label  # noqa: E402
+
 KEPT, LOST, NOT_APPLICABLE = "#a6e3b8", "#f7b4ae", "#e4e7ec"
 STORE_COLOURS = ["#2457c5", "#d97706", "#067647", "#b42318", "#7c3aed", "#0e7490", "#6b7280"]
 SCENARIO_COLOURS = {
@@ -23,10 +25,6 @@ SCENARIO_COLOURS = {
 }
 
 
-def _label(row: dict) -> str:
-    return f"{row['store']} ({row['variant']})" if row.get("variant") else row["store"]
-
-
 def _save(figure, path: Path) -> Path:
     figure.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": f"matplotlib {matplotlib.__version__}"})
     plt.close(figure)
@@ -35,8 +33,8 @@ def _save(figure, path: Path) -> Path:
 
 def restart_matrix(rows: list[dict], events: list[str], out: Path) -> Path:
     """The restart matrix as coloured cells: kept, lost, or not applicable."""
-    labels = list(dict.fromkeys(_label(row) for row in rows))
-    cells = {(_label(row), row["event"]): row["survived"] for row in rows}
+    labels = list(dict.fromkeys(store_label(row) for row in rows))
+    cells = {(store_label(row), row["event"]): row["survived"] for row in rows}
     figure, axes = plt.subplots(figsize=(2.0 + 1.9 * len(events), 0.9 + 0.5 * len(labels)))
     for y, label in enumerate(labels):
         for x, event in enumerate(events):
@@ -65,7 +63,7 @@ def http_bench(rows: list[dict], out: Path) -> Path:
         baseline = next((row for row in run if row["scenario"] == "baseline"), None)
         stores = list(
             dict.fromkeys(
-                _label(row) for row in run if row["scenario"] != "baseline" and row["scenario"] in SCENARIO_COLOURS
+                store_label(row) for row in run if row["scenario"] != "baseline" and row["scenario"] in SCENARIO_COLOURS
             )
         )
         scenarios = [s for s in SCENARIO_COLOURS if any(row["scenario"] == s for row in run)]
@@ -73,7 +71,7 @@ def http_bench(rows: list[dict], out: Path) -> Path:
         baseline_served = baseline["requests_per_s"] * (1 - baseline.get("error_rate", 0.0)) if baseline else 0.0
         for i, scenario in enumerate(scenarios):
             for y, store in enumerate(stores):
-                row = next((r for r in run if r["scenario"] == scenario and _label(r) == store), None)
+                row = next((r for r in run if r["scenario"] == scenario and store_label(r) == store), None)
                 if row is None:
                     continue
                 position = y + (i - (len(scenarios) - 1) / 2) * height
@@ -119,11 +117,11 @@ OPERATION_COLOURS = {
 
 def store_ops(rows: list[dict], out: Path) -> Path:
     """µs per operation through each store object (load and save; a JWT row's checks): p50 bars, p99 a tick."""
-    stores = list(dict.fromkeys(_label(row) for row in rows))
+    stores = list(dict.fromkeys(store_label(row) for row in rows))
     figure, axes = plt.subplots(figsize=(9, 1.2 + 0.6 * len(stores)))
     labelled: set[str] = set()
     for y, store in enumerate(stores):
-        measured = [row for row in rows if _label(row) == store]  # every row of a store gets its own bar
+        measured = [row for row in rows if store_label(row) == store]  # every row of a store gets its own bar
         height = 0.8 / len(measured)
         for i, row in enumerate(measured):
             operation = row["operation"]
@@ -154,8 +152,8 @@ def scale(rows: list[dict], out: Path) -> Path:
     """Lookup p50 against the number of sessions stored, one line per store."""
     measured = [row for row in rows if "p50_us" in row]
     figure, axes = plt.subplots(figsize=(8, 4.5))
-    for colour, store in zip(STORE_COLOURS, dict.fromkeys(_label(row) for row in measured), strict=False):
-        points = sorted((r["sessions"], r["p50_us"]) for r in measured if _label(r) == store)
+    for colour, store in zip(STORE_COLOURS, dict.fromkeys(store_label(row) for row in measured), strict=False):
+        points = sorted((r["sessions"], r["p50_us"]) for r in measured if store_label(r) == store)
         axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", color=colour, label=store)
     axes.set_xscale("log")
     axes.set_yscale("log")
@@ -179,7 +177,7 @@ def peers(rows: list[dict], out: Path) -> Path:
     for group in groups:
         members = [row for row in measured if row["paired_store"] == group]
         members.sort(key=lambda row: order.get(row["framework"], 3))
-        lines += [(f"{r['framework']}: {_label(r)}", r) for r in members]
+        lines += [(f"{r['framework']}: {store_label(r)}", r) for r in members]
     figure, axes = plt.subplots(figsize=(9, 1.2 + 0.32 * len(lines)))
     labelled: set[str] = set()
     for y, (_, row) in enumerate(lines):

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..harness.processes import ROOT
+from .results import mode_store_label
 
 DEFAULT_RESULTS = ROOT / "instance" / "results" / "results.json"
 INLINE = re.compile(r"(<!-- fig:(?P<key>[^>]+?) -->)(?P<value>.*?)(<!-- /fig -->)", re.S)
@@ -148,9 +149,7 @@ def _number(value, digits: int = 2) -> str:
 
 
 def _bench_label(row: dict) -> str:
-    if row["scenario"] == "baseline" or row["mode"] == "none":
-        return "baseline"
-    return f"{row['mode']} · {row['store']}" + (f" ({row['variant']})" if row.get("variant") else "")
+    return "baseline" if row["scenario"] == "baseline" or row["mode"] == "none" else mode_store_label(row)
 
 
 def bench_date(data: dict) -> str:

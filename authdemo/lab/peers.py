@@ -36,6 +36,7 @@ from . import bench, flask_peer, machine
 from .bench import BenchSettings
 from .deployments import SECRET_KEY, Deployment, Lab
 from .loadgen import LoadResult, median_result, run_load, run_python
+from .results import store_label
 from .visitor import DEMO_USER, Visitor
 
 PEER_DIR = ROOT / "bench" / "peers" / "django_site"
@@ -382,7 +383,7 @@ def _ratio_entry(framework: str, workers: int, scenario: str, ours: dict, theirs
         "workers": workers,
         "scenario": scenario,
         "authdemo": ours["paired_store"] or "baseline",
-        "peer": "baseline" if scenario == "baseline" else _label(theirs),
+        "peer": "baseline" if scenario == "baseline" else store_label(theirs),
         "authdemo_requests_per_s": ours["served_per_s"],
         "peer_requests_per_s": theirs["served_per_s"],
         "authdemo_errors": ours["errors"],
@@ -393,10 +394,6 @@ def _ratio_entry(framework: str, workers: int, scenario: str, ours: dict, theirs
         "target": target,
         "met": None if target is None or ratio is None else ratio >= target,
     }
-
-
-def _label(row: dict) -> str:
-    return f"{row['store']} ({row['variant']})" if row.get("variant") else row["store"]
 
 
 def ratios(rows: Sequence[dict]) -> list[dict]:

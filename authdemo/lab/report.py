@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .results import store_label
+
 CELLS = {True: "[green]kept[/]", False: "[bold red]lost[/]", None: "[dim]n/a[/]"}
 
 
@@ -43,10 +45,6 @@ def progress(out: Console, total: int, title: str) -> Iterator[Callable[[str, in
         bar.update(task, description=f"{title}: done")
 
 
-def _label(row: dict) -> str:
-    return f"{row['store']} ({row['variant']})" if row.get("variant") else row["store"]
-
-
 def restart_table(rows: list[dict], events: list[str]) -> Table:
     """The matrix: one line per (mode, store), one column per event."""
     table = Table(title="Still logged in after…")
@@ -56,7 +54,7 @@ def restart_table(rows: list[dict], events: list[str]) -> Table:
         table.add_column(event.replace("_", " "), justify="center")
     lines: dict[tuple[str, str], dict] = {}
     for row in rows:
-        lines.setdefault((row["mode"], _label(row)), {})[row["event"]] = row["survived"]
+        lines.setdefault((row["mode"], store_label(row)), {})[row["event"]] = row["survived"]
     for (mode, label), cells in lines.items():
         table.add_row(mode, label, *(CELLS[cells.get(event)] for event in events))
     return table
@@ -99,7 +97,7 @@ def bench_table(rows: list[dict]) -> Table:
         table.add_row(
             str(row["workers"]),
             row["scenario"],
-            _label(row),
+            store_label(row),
             _number(row["requests_per_s"], 0),
             _number(row["p50_ms"], 2),
             _number(row["p99_ms"], 2),
@@ -133,7 +131,9 @@ def store_table(rows: list[dict]) -> Table:
     for name in ("store", "operation", "p50 µs", "p99 µs", "ops"):
         table.add_column(name, justify="left" if name in ("store", "operation") else "right")
     for row in rows:
-        table.add_row(_label(row), row["operation"], _number(row["p50_us"]), _number(row["p99_us"]), str(row["ops"]))
+        table.add_row(
+            store_label(row), row["operation"], _number(row["p50_us"]), _number(row["p99_us"]), str(row["ops"])
+        )
     return table
 
 
@@ -144,7 +144,7 @@ def scale_table(rows: list[dict]) -> Table:
         table.add_column(name, justify="left" if name in ("store", "note") else "right")
     for row in rows:
         table.add_row(
-            _label(row),
+            store_label(row),
             _number(row["sessions"], 0),
             _number(row.get("p50_us")),
             _number(row.get("p99_us")),
@@ -161,7 +161,7 @@ def memory_table(rows: list[dict]) -> Table:
         table.add_column(name, justify="right" if name in ("sessions", "MB", "bytes/session") else "left")
     for row in rows:
         table.add_row(
-            _label(row),
+            store_label(row),
             _number(row["sessions"], 0),
             _number(row["bytes"] / 1e6, 2),
             _number(row["bytes_per_session"], 0),
@@ -216,7 +216,7 @@ def peer_store_table(rows: list[dict]) -> Table:
         if "sessions_kept" in row:
             note = f"kept {row['sessions_kept']} of {row['sessions_written']} sessions"
         table.add_row(
-            _label(row),
+            store_label(row),
             _number(row["load"]["p50_us"]),
             _number(row["save"]["p50_us"]) if row["save"]["ops"] else "–",
             _number(row["store_writes_per_request"], 0),

@@ -20,6 +20,16 @@ BENCH_KEYS = ("bench", "bench_store", "bench_scale", "bench_memory", "machine", 
 PEER_KEYS = ("peers", "peer_ratios", "peer_store", "peer_run")
 
 
+def store_label(row: dict) -> str:
+    """A result row's store as the tables and charts name it: ``redis (AOF)``, ``memory``."""
+    return f"{row['store']} ({row['variant']})" if row.get("variant") else row["store"]
+
+
+def mode_store_label(row: dict) -> str:
+    """The same with the mode in front: ``session · redis (AOF)``, ``jwt · sqlalchemy (tokens, SQLite)``."""
+    return f"{row['mode']} · {store_label(row)}"
+
+
 def results_dir(instance_path: str | Path) -> Path:
     """The default --out: instance/results/, which /compare reads."""
     return Path(instance_path) / "results"

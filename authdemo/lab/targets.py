@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .results import mode_store_label
+
 #: (mode, store, variant, or None for any) → the protected page's ratio to the baseline it must reach.
 RATIO_TARGETS: dict[tuple[str, str, str | None], float] = {
     ("session", "memory", ""): 0.80,  # not the "wire on" row: the targets are for AUTHDEMO_WIRE=off
@@ -23,11 +25,6 @@ RATIO_TARGETS: dict[tuple[str, str, str | None], float] = {
 STATELESS_TARGET = 0.85
 PEER_TARGET = 2.0
 REPORTS_TARGET = 1.5
-
-
-def _label(row: dict) -> str:
-    variant = f" ({row['variant']})" if row.get("variant") else ""
-    return f"{row['mode']} · {row['store']}{variant}"
 
 
 def _target_for(row: dict) -> float | None:
@@ -58,7 +55,7 @@ def evaluate(http_rows: Sequence[dict], peer_ratios: Sequence[dict] = ()) -> lis
             if target is not None:
                 entries.append(
                     _entry(
-                        f"protected page ÷ baseline, {_label(row)}",
+                        f"protected page ÷ baseline, {mode_store_label(row)}",
                         row.get("ratio_to_baseline"),
                         target,
                         row.get("cpu_ms_per_request"),
@@ -67,7 +64,7 @@ def evaluate(http_rows: Sequence[dict], peer_ratios: Sequence[dict] = ()) -> lis
         elif row["scenario"] == "stateless_token":
             entries.append(
                 _entry(
-                    f"stateless token check ÷ baseline, {_label(row)}",
+                    f"stateless token check ÷ baseline, {mode_store_label(row)}",
                     row.get("ratio_to_baseline"),
                     STATELESS_TARGET,
                     row.get("cpu_ms_per_request"),
