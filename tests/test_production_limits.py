@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
+import limits.storage.memcached
+import limits.storage.memory
+import limits.strategies
 import pytest
 
 from tests.support import PASSWORDS, Browser
 
 LIMITS = {"AUTHDEMO_LOGIN_LIMIT_ACCOUNT": "3 per minute", "AUTHDEMO_LOGIN_LIMIT_ADDRESS": "8 per minute"}
+
+
+@pytest.fixture(autouse=True)
+def limits_clock_held_still(monkeypatch):
+    """Hold still the clock that in-process and Memcached limit windows are cut by.
+
+    Those storages start their windows at whole minutes of ``time.time()``, and the
+    sliding-window counter weighs the previous window by the time left in it and
+    rounds down: a test that happens to straddle ``:00`` is allowed one guess more.
+    The Redis storage starts a window at its first hit, on the server's clock.
+    """
+    now = time.time()
+    frozen = SimpleNamespace(time=lambda: now)  # all those modules read of ``time`` (limits 5, pinned)
+    for module in (limits.storage.memory, limits.storage.memcached, limits.strategies):
+        monkeypatch.setattr(module, "time", frozen)
 
 
 def _two_instances(make_app, backend: str, **overrides: str):
