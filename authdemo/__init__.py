@@ -48,7 +48,10 @@ class AuthdemoFlask(Flask):
     def url_for(self, endpoint: str, /, *, _anchor=None, _method=None, _scheme=None, _external=None, **values) -> str:
         context = _cv_request.get(None)
         if (
-            values or context is None or endpoint[0] == "." or not (_anchor is _method is _scheme is _external is None)
+            values
+            or context is None
+            or endpoint.startswith(".")
+            or not (_anchor is _method is _scheme is _external is None)
         ):  # arguments, a relative endpoint, a full URL, or no request: Flask as it is
             return super().url_for(
                 endpoint, _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external, **values

@@ -25,7 +25,7 @@ def limits_clock_held_still(monkeypatch):
     The Redis storage starts a window at its first hit, on the server's clock.
     """
     now = time.time()
-    frozen = SimpleNamespace(time=lambda: now)  # all those modules read of ``time`` (limits 5, pinned)
+    frozen = SimpleNamespace(time=lambda: now)  # time.time() is all these modules use (limits 5.8, pinned)
     for module in (limits.storage.memory, limits.storage.memcached, limits.strategies):
         monkeypatch.setattr(module, "time", frozen)
 
